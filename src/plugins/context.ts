@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { createPasswordHasher, type PasswordHasher } from '../users/passwords.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    /** The clock: passed in so tests control time. */
+    now: () => Date
+    passwords: PasswordHasher
+  }
+}
+
+export interface ContextOptions {
+  config: Config
+  now: () => Date
+}
+
+/** What every feature needs: configuration, the clock and the password hasher. */
+async function context(app: FastifyInstance, options: ContextOptions) {
+  app.decorate('config', options.config)
+  app.decorate('now', options.now)
+  app.decorate('passwords', createPasswordHasher(options.config.argon2))
+}
+
+export default fp(context, { name: 'context' })

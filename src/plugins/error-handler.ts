@@ -1,0 +1,110 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { ApiError, type ErrorCode } from '../errors.js'
+
+// fastify's own error codes, mapped onto API.md's catalog
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+}
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'token_missing',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+}
+
+// postgres.js / Node socket errors and PostgreSQL's "connection exception" and shutdown codes
+const DATABASE_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+])
+
+/** True when an error (or its cause, as drizzle wraps driver errors) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+    const code = typeof e.code === 'string' ? e.code : ''
+    if (DATABASE_DOWN.has(code) || code.startsWith('08')) return true
+    e = e.cause as typeof e
+  }
+  return false
+}
+
+interface ValidationIssue {
+  instancePath?: string
+  message?: string
+  params?: { missingProperty?: string }
+}
+
+function validationError(error: FastifyError): ApiError {
+  const issues = (error.validation ?? []) as ValidationIssue[]
+  const details = issues.map((issue) => {
+    const missing = issue.params?.missingProperty
+    const path = missing ? `${issue.instancePath ?? ''}/${missing}` : issue.instancePath || '/'
+    return { path, message: issue.message ?? 'is not valid' }
+  })
+  const context = error.validationContext ?? 'body'
+  const first = details[0]
+  const message = first ? `${context}${first.path === '/' ? '' : first.path} ${first.message}` : error.message
+  return new ApiError('validation_failed', { message, details })
+}
+
+/** Turns anything thrown into an ApiError; unknown errors become a bare 500 or 503. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error
+  const e = (error ?? {}) as FastifyError
+  if (e.validation) return validationError(e)
+  const mapped = e.code ? FASTIFY_CODES[e.code] : undefined
+  if (mapped) return new ApiError(mapped)
+  if (isDatabaseUnavailable(error)) return new ApiError('service_unavailable')
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500
+  const byStatus = CODE_BY_STATUS[status]
+  if (status < 500 && byStatus) return new ApiError(byStatus, { statusCode: status })
+  return new ApiError('internal_error')
+}
+
+export function sendError(reply: FastifyReply, error: ApiError) {
+  if (error.statusCode === 401 && !error.headers['www-authenticate']) {
+    reply.header('www-authenticate', 'Bearer realm="tessera"')
+  }
+  return reply.code(error.statusCode).headers(error.headers).type('application/json').send(error.toBody())
+}
+
+/** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
+async function errorHandler(app: FastifyInstance) {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const apiError = toApiError(error)
+    if (apiError.statusCode >= 500) {
+      request.log.error({ err: error }, apiError.code)
+    } else if (!(error instanceof ApiError)) {
+      request.log.info({ code: apiError.code, reason: (error as Error)?.message }, 'request refused')
+    }
+    return sendError(reply, apiError)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    return sendError(reply, new ApiError('not_found', { message: `Route ${request.method} ${request.url} not found` }))
+  })
+}
+
+export default fp(errorHandler, { name: 'error-handler' })

@@ -1,0 +1,44 @@
+import closeWithGrace from 'close-with-grace'
+import pino from 'pino'
+import { buildApp, LOG_REDACT } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { createDb, runMigrations } from './db/client.js'
+import { startEmbeddedPostgres } from './db/embedded.js'
+
+/** The only reader of process.env and the only listen(). */
+async function main() {
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig(process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    process.exit(1)
+  }
+  const logger = pino({ level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } })
+
+  const embedded = config.databaseUrl
+    ? null
+    : await startEmbeddedPostgres(config.dataDir, (message) => logger.info(message))
+  const databaseUrl = config.databaseUrl ?? (embedded?.url as string)
+  if (embedded) logger.info({ dataDir: config.dataDir }, 'using embedded PostgreSQL')
+
+  await runMigrations(databaseUrl)
+  const database = createDb(databaseUrl, { poolSize: config.databasePoolSize })
+  const app = await buildApp({ config, database, logger })
+  if (embedded) app.addHook('onClose', () => embedded.stop())
+
+  // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, close the pool, stop PostgreSQL
+  closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an error')
+    else logger.info({ signal }, 'shutting down')
+    await app.close()
+  })
+
+  await app.listen({ host: config.host, port: config.port })
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

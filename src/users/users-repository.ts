@@ -1,0 +1,48 @@
+import { eq } from 'drizzle-orm'
+import type { DbOrTx } from '../db/client.js'
+import { type UserRow, users } from '../db/schema.js'
+
+/** PostgreSQL unique-violation (23505) on one of the users' unique constraints, or null. */
+export function uniqueViolation(error: unknown): 'email' | 'username' | null {
+  const cause = (error as { cause?: { code?: string; constraint_name?: string } })?.cause ?? error
+  const { code, constraint_name: constraint } = cause as { code?: string; constraint_name?: string }
+  if (code !== '23505') return null
+  if (constraint === 'users_email_unique') return 'email'
+  if (constraint === 'users_username_unique') return 'username'
+  return null
+}
+
+export async function insertUser(
+  db: DbOrTx,
+  values: { email: string; username: string; passwordHash: string },
+): Promise<UserRow> {
+  const [row] = await db.insert(users).values(values).returning()
+  if (!row) throw new Error('insert into users returned no row')
+  return row
+}
+
+/** citext columns: `eq` is case-insensitive. */
+export async function findUserByLogin(db: DbOrTx, login: { username?: string; email?: string }) {
+  const condition = login.email !== undefined ? eq(users.email, login.email) : eq(users.username, login.username ?? '')
+  const [row] = await db.select().from(users).where(condition).limit(1)
+  return row
+}
+
+export async function findUserById(db: DbOrTx, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1)
+  return row
+}
+
+export async function updateUser(
+  db: DbOrTx,
+  id: string,
+  changes: Partial<Pick<UserRow, 'username' | 'email' | 'passwordHash' | 'role' | 'disabled' | 'emailVerifiedAt'>>,
+  now: Date,
+): Promise<UserRow | undefined> {
+  const [row] = await db
+    .update(users)
+    .set({ ...changes, updatedAt: now })
+    .where(eq(users.id, id))
+    .returning()
+  return row
+}

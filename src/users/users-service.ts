@@ -1,0 +1,134 @@
+import type { Database } from '../db/client.js'
+import type { UserRow } from '../db/schema.js'
+import { ApiError } from '../errors.js'
+import { recordEvent } from '../events/events-repository.js'
+import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
+import type { PasswordHasher } from './passwords.js'
+import { passwordProblem } from './passwords.js'
+import * as repo from './users-repository.js'
+import type { LoginBody, RegisterBody, UpdateMeBody, User } from './users-schemas.js'
+
+export interface UsersDeps {
+  database: Database
+  passwords: PasswordHasher
+  now: () => Date
+}
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    role: row.role,
+    emailVerified: row.emailVerifiedAt !== null,
+    createdAt: row.createdAt.toISOString(),
+  }
+}
+
+function conflictError(error: unknown): ApiError | null {
+  const field = repo.uniqueViolation(error)
+  if (field === 'email') return new ApiError('email_taken')
+  if (field === 'username') return new ApiError('username_taken')
+  return null
+}
+
+export function assertPasswordAllowed(password: string, identity: { username: string; email: string }) {
+  const problem = passwordProblem(password, identity)
+  if (problem) {
+    throw new ApiError('validation_failed', {
+      message: `password ${problem}`,
+      details: [{ path: '/password', message: problem }],
+    })
+  }
+}
+
+export async function registerUser(deps: UsersDeps, body: RegisterBody, request: RequestInfo): Promise<UserRow> {
+  assertPasswordAllowed(body.password, body)
+  const passwordHash = await deps.passwords.hash(body.password)
+  try {
+    return await deps.database.db.transaction(async (tx) => {
+      const user = await repo.insertUser(tx, { email: body.email, username: body.username, passwordHash })
+      await recordEvent(tx, { type: 'user.registered', userId: user.id, ...request })
+      return user
+    })
+  } catch (error) {
+    throw conflictError(error) ?? error
+  }
+}
+
+export interface LoginOptions {
+  sessionTtlSeconds: number
+  maxActiveTokensPerUser: number
+  requireEmailVerification: boolean
+}
+
+export interface LoginResult {
+  user: UserRow
+  token: NewToken
+}
+
+export async function login(
+  deps: UsersDeps,
+  body: LoginBody,
+  options: LoginOptions,
+  request: RequestInfo,
+): Promise<LoginResult> {
+  const { db } = deps.database
+  const found = await repo.findUserByLogin(db, body)
+  // always one argon2 verification, against a dummy hash for unknown names (timing-safe)
+  const passwordOk = await deps.passwords.verify(found?.passwordHash ?? null, body.password)
+  if (!found || !passwordOk) {
+    await recordEvent(db, {
+      type: 'login.failed',
+      userId: found?.id ?? null,
+      ...request,
+      data: { login: body.email ?? body.username ?? '' },
+    })
+    throw new ApiError('invalid_credentials')
+  }
+  // only after a correct password, so these answers reveal nothing to a guesser
+  if (found.disabled) throw new ApiError('account_disabled')
+  if (options.requireEmailVerification && found.emailVerifiedAt === null) throw new ApiError('email_unverified')
+
+  const rehash = deps.passwords.needsRehash(found.passwordHash) ? await deps.passwords.hash(body.password) : null
+  const now = deps.now()
+  const token = await db.transaction(async (tx) => {
+    if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, now)
+    const issued = await issueSessionToken(tx, found.id, found.role, {
+      name: body.tokenName ?? 'session',
+      ttlSeconds: options.sessionTtlSeconds,
+      maxActiveTokens: options.maxActiveTokensPerUser,
+      request,
+      now,
+    })
+    await recordEvent(tx, { type: 'login.succeeded', userId: found.id, tokenId: issued.row.id, ...request })
+    return issued
+  })
+  return { user: found, token }
+}
+
+export async function getUser(deps: UsersDeps, userId: string): Promise<UserRow> {
+  const user = await repo.findUserById(deps.database.db, userId)
+  if (!user) throw new ApiError('not_found')
+  return user
+}
+
+export async function updateMe(
+  deps: UsersDeps,
+  userId: string,
+  body: UpdateMeBody,
+  request: RequestInfo & { tokenId: string },
+): Promise<UserRow> {
+  if (body.username === undefined) return getUser(deps, userId)
+  const username = body.username
+  try {
+    return await deps.database.db.transaction(async (tx) => {
+      const user = await repo.updateUser(tx, userId, { username }, deps.now())
+      if (!user) throw new ApiError('not_found')
+      await recordEvent(tx, { type: 'user.updated', userId, ...request, data: { fields: ['username'] } })
+      return user
+    })
+  } catch (error) {
+    throw conflictError(error) ?? error
+  }
+}
