@@ -14,8 +14,8 @@ import errorHandler from './plugins/error-handler.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
-import { UserSchema } from './users/users-schemas.js'
 import { usersRoutes } from './users/users-routes.js'
+import { UserSchema } from './users/users-schemas.js'
 
 export interface BuildAppOptions {
   config: Config
@@ -43,7 +43,13 @@ export const LOG_REDACT = [
  */
 function createValidators() {
   const make = (coerceTypes: boolean | 'array') => {
-    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: true, allErrors: true, strict: false })
+    const ajv = new Ajv({
+      coerceTypes,
+      useDefaults: true,
+      removeAdditional: true,
+      allErrors: true,
+      strict: false,
+    })
     addFormats.default(ajv)
     return ajv
   }
@@ -86,7 +92,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(docs)
   await app.register(authenticatePlugin, {
     now,
-    onAuthenticated: (request, auth, lastUsedAt) => lastUsed.record(auth.tokenId, lastUsedAt, request.ip ?? null),
+    onAuthenticated: (request, auth, lastUsedAt) =>
+      lastUsed.record(auth.tokenId, lastUsedAt, request.ip ?? null),
   })
   await app.register(authorizePlugin)
   // flushed before the pool closes (onClose hooks run in reverse registration order)

@@ -2,7 +2,11 @@ import { type Static, type TSchema, Type } from 'typebox'
 import { Value } from 'typebox/value'
 
 const Integer = (min: number, max: number, defaultValue?: number) =>
-  Type.Integer({ minimum: min, maximum: max, ...(defaultValue === undefined ? {} : { default: defaultValue }) })
+  Type.Integer({
+    minimum: min,
+    maximum: max,
+    ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  })
 
 /**
  * Every environment variable Tessera reads, with its default. The README's configuration
@@ -111,7 +115,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 }
 
 function describe(message: string, raw: string | undefined): string {
-  const shown = raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)})`
+  const shown =
+    raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)})`
   return `${message}${shown}`
 }
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { type ErrorCode, ERRORS } from './errors.js'
+import { ERRORS, type ErrorCode } from './errors.js'
 
 /** Text stored in PostgreSQL: no control characters (a NUL byte would be a database error). */
 export const SafeText = (minLength: number, maxLength: number, description?: string) =>

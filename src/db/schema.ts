@@ -26,7 +26,9 @@ export const users = pgTable('users', {
   email: citext('email').notNull().unique('users_email_unique'),
   username: citext('username').notNull().unique('users_username_unique'),
   passwordHash: text('password_hash').notNull(),
-  role: text('role', { enum: ['user', 'admin'] }).notNull().default('user'),
+  role: text('role', { enum: ['user', 'admin'] })
+    .notNull()
+    .default('user'),
   emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true }),
   disabled: boolean('disabled').notNull().default(false),
   createdAt: createdAt(),
@@ -56,9 +58,7 @@ export const authTokens = pgTable(
   (t) => [
     uniqueIndex('auth_tokens_token_hash_unique').on(t.tokenHash),
     // listing and counting a user's active tokens, newest first
-    index('auth_tokens_user_active_idx')
-      .on(t.userId, t.createdAt.desc())
-      .where(sql`${t.revoked} = false`),
+    index('auth_tokens_user_active_idx').on(t.userId, t.createdAt.desc()).where(sql`${t.revoked} = false`),
     index('auth_tokens_expires_at_idx').on(t.expiresAt),
     index('auth_tokens_revoked_at_idx').on(t.revokedAt),
   ],
@@ -110,9 +110,7 @@ export const mailOutbox = pgTable(
     lastError: text('last_error'),
   },
   (t) => [
-    index('mail_outbox_pending_idx')
-      .on(t.nextAttemptAt)
-      .where(sql`${t.sentAt} is null`),
+    index('mail_outbox_pending_idx').on(t.nextAttemptAt).where(sql`${t.sentAt} is null`),
     index('mail_outbox_sent_at_idx').on(t.sentAt),
   ],
 )

@@ -9,7 +9,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/health',
     {
-      schema: { tags: ['health'], summary: 'Liveness and database reachability', response: { 200: Status, 503: Status } },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness and database reachability',
+        response: { 200: Status, 503: Status },
+      },
     },
     async (request, reply) => {
       let timer: NodeJS.Timeout | undefined

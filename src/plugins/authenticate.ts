@@ -52,7 +52,8 @@ async function authenticate(app: FastifyInstance, options: AuthenticateOptions) 
     const match = header === undefined ? null : BEARER.exec(header)
     if (!match?.[1]) {
       request.authFailure = new ApiError('token_missing', {
-        message: header === undefined ? 'A bearer token is required.' : 'The Authorization header is malformed.',
+        message:
+          header === undefined ? 'A bearer token is required.' : 'The Authorization header is malformed.',
       })
       return
     }

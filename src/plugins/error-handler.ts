@@ -103,7 +103,10 @@ async function errorHandler(app: FastifyInstance) {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    return sendError(reply, new ApiError('not_found', { message: `Route ${request.method} ${request.url} not found` }))
+    return sendError(
+      reply,
+      new ApiError('not_found', { message: `Route ${request.method} ${request.url} not found` }),
+    )
   })
 }
 

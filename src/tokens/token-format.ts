@@ -17,10 +17,9 @@ const CHECKSUM_CHARS = 6 // base64url of a 4-byte CRC32
 export const TOKEN_PATTERN = /(?<![A-Za-z0-9_-])tsr_(?:sess|pat|mail)_[A-Za-z0-9_-]{49}(?![A-Za-z0-9_-])/
 
 const PARSE = /^tsr_(sess|pat|mail)_([A-Za-z0-9_-]{43})([A-Za-z0-9_-]{6})$/
-const KIND_BY_TAG = Object.fromEntries(Object.entries(TOKEN_KINDS).map(([kind, tag]) => [tag, kind])) as Record<
-  string,
-  TokenKind
->
+const KIND_BY_TAG = Object.fromEntries(
+  Object.entries(TOKEN_KINDS).map(([kind, tag]) => [tag, kind]),
+) as Record<string, TokenKind>
 
 export interface MintedToken {
   /** The plaintext: shown to its owner once, never stored or logged. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, isNull, or, sql as dsql } from 'drizzle-orm'
+import { and, desc, sql as dsql, eq, gt, inArray, isNull, or } from 'drizzle-orm'
 import type { DbOrTx, Sql } from '../db/client.js'
 import { authTokens } from '../db/schema.js'
 import type { Role } from './scopes.js'
@@ -78,7 +78,12 @@ export async function revokeTokensByIds(db: DbOrTx, ids: string[], now: Date): P
 }
 
 /** Revokes one token if it belongs to the user; returns whether the user owns such a token. */
-export async function revokeUserToken(db: DbOrTx, userId: string, tokenId: string, now: Date): Promise<boolean> {
+export async function revokeUserToken(
+  db: DbOrTx,
+  userId: string,
+  tokenId: string,
+  now: Date,
+): Promise<boolean> {
   const rows = await db
     .update(authTokens)
     .set({ revoked: true, revokedAt: dsql`coalesce(${authTokens.revokedAt}, ${now})` })

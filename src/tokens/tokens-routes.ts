@@ -35,7 +35,12 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const auth = authOf(request)
       await app.database.db.transaction(async (tx) => {
         await revokeToken(tx, auth.tokenId, app.now())
-        await recordEvent(tx, { type: 'logout', userId: auth.userId, tokenId: auth.tokenId, ...requestInfo(request) })
+        await recordEvent(tx, {
+          type: 'logout',
+          userId: auth.userId,
+          tokenId: auth.tokenId,
+          ...requestInfo(request),
+        })
       })
       return reply.code(204).send(null)
     },

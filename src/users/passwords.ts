@@ -55,11 +55,16 @@ export function createPasswordHasher(cost: Argon2Cost) {
 export type PasswordHasher = ReturnType<typeof createPasswordHasher>
 
 const COMMON_PASSWORDS = new Set(
-  dictionary['passwords-common'].filter((word) => word.length >= PASSWORD_MIN_LENGTH).map((w) => w.toLowerCase()),
+  dictionary['passwords-common']
+    .filter((word) => word.length >= PASSWORD_MIN_LENGTH)
+    .map((w) => w.toLowerCase()),
 )
 
 /** API.md's password rules beyond length (length is the schema's job); null when acceptable. */
-export function passwordProblem(password: string, identity: { username: string; email: string }): string | null {
+export function passwordProblem(
+  password: string,
+  identity: { username: string; email: string },
+): string | null {
   const lowered = password.toLowerCase()
   if (COMMON_PASSWORDS.has(lowered)) return 'is too common; choose a less guessable password'
   const username = identity.username.toLowerCase()

@@ -23,7 +23,8 @@ export async function insertUser(
 
 /** citext columns: `eq` is case-insensitive. */
 export async function findUserByLogin(db: DbOrTx, login: { username?: string; email?: string }) {
-  const condition = login.email !== undefined ? eq(users.email, login.email) : eq(users.username, login.username ?? '')
+  const condition =
+    login.email !== undefined ? eq(users.email, login.email) : eq(users.username, login.username ?? '')
   const [row] = await db.select().from(users).where(condition).limit(1)
   return row
 }
@@ -36,7 +37,9 @@ export async function findUserById(db: DbOrTx, id: string): Promise<UserRow | un
 export async function updateUser(
   db: DbOrTx,
   id: string,
-  changes: Partial<Pick<UserRow, 'username' | 'email' | 'passwordHash' | 'role' | 'disabled' | 'emailVerifiedAt'>>,
+  changes: Partial<
+    Pick<UserRow, 'username' | 'email' | 'passwordHash' | 'role' | 'disabled' | 'emailVerifiedAt'>
+  >,
   now: Date,
 ): Promise<UserRow | undefined> {
   const [row] = await db

@@ -42,7 +42,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if ((body.username === undefined) === (body.email === undefined)) {
         throw new ApiError('validation_failed', {
           message: 'Give exactly one of username or email.',
-          details: [{ path: body.username === undefined ? '/username' : '/email', message: 'exactly one of username or email is required' }],
+          details: [
+            {
+              path: body.username === undefined ? '/username' : '/email',
+              message: 'exactly one of username or email is required',
+            },
+          ],
         })
       }
       const { user, token } = await users.login(
@@ -93,7 +98,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const auth = authOf(request)
-      const user = await users.updateMe(deps, auth.userId, request.body, { ...requestInfo(request), tokenId: auth.tokenId })
+      const user = await users.updateMe(deps, auth.userId, request.body, {
+        ...requestInfo(request),
+        tokenId: auth.tokenId,
+      })
       return { user: users.toUser(user) }
     },
   )

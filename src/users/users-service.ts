@@ -42,7 +42,11 @@ export function assertPasswordAllowed(password: string, identity: { username: st
   }
 }
 
-export async function registerUser(deps: UsersDeps, body: RegisterBody, request: RequestInfo): Promise<UserRow> {
+export async function registerUser(
+  deps: UsersDeps,
+  body: RegisterBody,
+  request: RequestInfo,
+): Promise<UserRow> {
   assertPasswordAllowed(body.password, body)
   const passwordHash = await deps.passwords.hash(body.password)
   try {
@@ -88,9 +92,12 @@ export async function login(
   }
   // only after a correct password, so these answers reveal nothing to a guesser
   if (found.disabled) throw new ApiError('account_disabled')
-  if (options.requireEmailVerification && found.emailVerifiedAt === null) throw new ApiError('email_unverified')
+  if (options.requireEmailVerification && found.emailVerifiedAt === null)
+    throw new ApiError('email_unverified')
 
-  const rehash = deps.passwords.needsRehash(found.passwordHash) ? await deps.passwords.hash(body.password) : null
+  const rehash = deps.passwords.needsRehash(found.passwordHash)
+    ? await deps.passwords.hash(body.password)
+    : null
   const now = deps.now()
   const token = await db.transaction(async (tx) => {
     if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, now)
