@@ -21,13 +21,24 @@ export interface TokenForAuth {
  * builder, because this runs on every authenticated request.
  */
 export async function findTokenForAuth(sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
-  const rows = await sql<TokenForAuth[]>`
+  const rows = await sql<RawTokenForAuth[]>`
     select t.id, t.user_id as "userId", t.kind, t.scopes, t.expires_at as "expiresAt", t.revoked,
            t.last_used_at as "lastUsedAt", u.role, u.disabled
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
-  return rows[0]
+  const row = rows[0]
+  if (!row) return undefined
+  // drizzle replaces postgres.js's timestamp parsers on the shared client: raw queries get strings
+  return { ...row, expiresAt: toDate(row.expiresAt), lastUsedAt: toDate(row.lastUsedAt) }
 }
+
+type RawTokenForAuth = Omit<TokenForAuth, 'expiresAt' | 'lastUsedAt'> & {
+  expiresAt: string | Date | null
+  lastUsedAt: string | Date | null
+}
+
+const toDate = (value: string | Date | null): Date | null =>
+  value === null ? null : value instanceof Date ? value : new Date(value)
 
 export interface NewTokenRow {
   userId: string

@@ -1,0 +1,47 @@
+/**
+ * One benchmark target, run as its own process so the load generator does not share its event
+ * loop: `tsx bench/target.ts <bare|ceiling|tessera> <port>` with DATABASE_URL set. Prints "ready".
+ */
+import { createHash } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { createDb } from '../src/db/client.js'
+
+const [kind = 'tessera', portArg = '0'] = process.argv.slice(2)
+const databaseUrl = process.env.DATABASE_URL ?? ''
+const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', CLEANUP_INTERVAL_SECONDS: '0' })
+const PONG = { message: 'pong' }
+
+/** (a) Fastify alone. */
+function bare(): FastifyInstance {
+  const app = Fastify()
+  app.get('/v1/ping', async () => PONG)
+  return app
+}
+
+/** (b) The design ceiling: SHA-256 and one prepared SELECT by digest, nothing else. */
+function ceiling(): FastifyInstance {
+  const { sql } = createDb(databaseUrl, { poolSize: config.databasePoolSize })
+  const app = Fastify()
+  app.addHook('preHandler', async (request, reply) => {
+    const token = request.headers.authorization?.slice(7) ?? ''
+    const digest = createHash('sha256').update(token).digest()
+    const rows = await sql`select t.id, u.role from auth_tokens t join users u on u.id = t.user_id where t.token_hash = ${digest}`
+    if (rows.length === 0) return reply.code(401).send()
+  })
+  app.get('/v1/ping', async () => PONG)
+  return app
+}
+
+async function tessera(): Promise<FastifyInstance> {
+  const database = createDb(databaseUrl, { poolSize: config.databasePoolSize })
+  return buildApp({ config, database, logger: { level: config.logLevel } })
+}
+
+const app = kind === 'bare' ? bare() : kind === 'ceiling' ? ceiling() : await tessera()
+await app.listen({ host: '127.0.0.1', port: Number(portArg) })
+process.stdout.write('ready\n')
+process.on('SIGTERM', () => {
+  app.close().then(() => process.exit(0))
+})
