@@ -15,7 +15,9 @@ export async function seedUsers(sql: Sql): Promise<void> {
 
 /** Adds session tokens (random digests, spread over the seed users) until auth_tokens holds `total` rows. */
 export async function seedTokensUpTo(sql: Sql, total: number): Promise<number> {
-  const [{ count } = { count: 0 }] = await sql<{ count: number }[]>`select count(*)::int as count from auth_tokens`
+  const [{ count } = { count: 0 }] = await sql<
+    { count: number }[]
+  >`select count(*)::int as count from auth_tokens`
   for (let done = count; done < total; done += BATCH) {
     const n = Math.min(BATCH, total - done)
     await sql`
@@ -28,7 +30,9 @@ export async function seedTokensUpTo(sql: Sql, total: number): Promise<number> {
         on u.i = g % ${SEED_USERS}`
   }
   await sql`analyze auth_tokens`
-  const [{ count: after } = { count: 0 }] = await sql<{ count: number }[]>`select count(*)::int as count from auth_tokens`
+  const [{ count: after } = { count: 0 }] = await sql<
+    { count: number }[]
+  >`select count(*)::int as count from auth_tokens`
   return after
 }
 

@@ -10,7 +10,11 @@ import { createDb } from '../src/db/client.js'
 
 const [kind = 'tessera', portArg = '0'] = process.argv.slice(2)
 const databaseUrl = process.env.DATABASE_URL ?? ''
-const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', CLEANUP_INTERVAL_SECONDS: '0' })
+const config = loadConfig({
+  ...process.env,
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  CLEANUP_INTERVAL_SECONDS: '0',
+})
 const PONG = { message: 'pong' }
 
 /** (a) Fastify alone. */
@@ -27,7 +31,8 @@ function ceiling(): FastifyInstance {
   app.addHook('preHandler', async (request, reply) => {
     const token = request.headers.authorization?.slice(7) ?? ''
     const digest = createHash('sha256').update(token).digest()
-    const rows = await sql`select t.id, u.role from auth_tokens t join users u on u.id = t.user_id where t.token_hash = ${digest}`
+    const rows =
+      await sql`select t.id, u.role from auth_tokens t join users u on u.id = t.user_id where t.token_hash = ${digest}`
     if (rows.length === 0) return reply.code(401).send()
   })
   app.get('/v1/ping', async () => PONG)
