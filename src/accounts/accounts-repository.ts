@@ -75,18 +75,19 @@ export async function issuePasswordResetByEmail(
   db: DbOrTx,
   reset: PasswordResetByEmail,
 ): Promise<string | null> {
+  // raw SQL through drizzle's postgres.js driver takes no Date parameters: pass ISO text and cast
   const rows = await db.execute<{ user_id: string }>(dsql`
     with target as (
       select id, email from users where email = ${reset.email}
     ), retired as (
-      update one_time_tokens set used_at = ${reset.now}
+      update one_time_tokens set used_at = ${reset.now.toISOString()}::timestamptz
       where user_id in (select id from target) and purpose = 'password_reset' and used_at is null
     ), mail as (
       insert into mail_outbox (recipient, subject, body_text)
       select email::text, ${reset.subject}, ${reset.bodyText} from target
     )
     insert into one_time_tokens (user_id, purpose, token_hash, email, expires_at)
-    select id, 'password_reset', ${reset.tokenHash}, email, ${reset.expiresAt} from target
+    select id, 'password_reset', ${reset.tokenHash}, email, ${reset.expiresAt.toISOString()}::timestamptz from target
     returning user_id`)
   return rows[0]?.user_id ?? null
 }
