@@ -30,7 +30,9 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
     const types = (await t.context.app.inject({ url: '/v1/me/events', headers: bearer(session) }))
       .json()
       .events.map((event: { type: string }) => event.type)
-    expect(types).toEqual(expect.arrayContaining(['email.change_requested', 'user.updated', 'email.verified']))
+    expect(types).toEqual(
+      expect.arrayContaining(['email.change_requested', 'user.updated', 'email.verified']),
+    )
   })
 
   it('answers 403 invalid_credentials for a wrong current password, and mails nothing', async () => {
@@ -43,7 +45,10 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
   it('answers 409 email_taken for an address in use, case-insensitively', async () => {
     const other = await createUser(t.context.app)
     const { user, token: session } = await createLoggedInUser(t.context.app)
-    const response = await patchMe(session, { email: other.email.toUpperCase(), currentPassword: user.password })
+    const response = await patchMe(session, {
+      email: other.email.toUpperCase(),
+      currentPassword: user.password,
+    })
     expectError(response, 409, 'email_taken')
   })
 
@@ -59,7 +64,11 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
 
   it('needs email and currentPassword together', async () => {
     const { user, token: session } = await createLoggedInUser(t.context.app)
-    const onlyEmail = expectError(await patchMe(session, { email: 'a@example.com' }), 400, 'validation_failed')
+    const onlyEmail = expectError(
+      await patchMe(session, { email: 'a@example.com' }),
+      400,
+      'validation_failed',
+    )
     expect(onlyEmail.details).toEqual([{ path: '/currentPassword', message: expect.any(String) }])
     const onlyPassword = expectError(
       await patchMe(session, { currentPassword: user.password }),
@@ -87,7 +96,10 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
     await patchMe(alice.token, { email: 'alice-new@example.com', currentPassword: alice.user.password })
     const token = await latestToken(t.context.app, 'alice-new@example.com', CHANGE_SUBJECT)
     // the token carries its owner: whoever sends it, only Alice's address changes
-    expect((await verify(token)).json().user).toMatchObject({ id: alice.user.id, email: 'alice-new@example.com' })
+    expect((await verify(token)).json().user).toMatchObject({
+      id: alice.user.id,
+      email: 'alice-new@example.com',
+    })
     const bobNow = await t.context.app.inject({ url: '/v1/me', headers: bearer(bob.token) })
     expect(bobNow.json().user.email).toBe(bob.user.email)
   })

@@ -35,7 +35,10 @@ describe('password reset', () => {
       payload: { username: user.username, password: user.password },
     })
     expectError(old, 401, 'invalid_credentials')
-    const fresh = await login(t.context.app, { username: user.username, password: 'A-brand-new-passphrase-1' })
+    const fresh = await login(t.context.app, {
+      username: user.username,
+      password: 'A-brand-new-passphrase-1',
+    })
     const subjects = (await mailsTo(t.context.app, user.email)).map((mail) => mail.subject)
     expect(subjects).toContain('Your Tessera password was reset')
 
@@ -52,7 +55,9 @@ describe('password reset', () => {
     expect(unknown.body).toBe(known.body)
     expect(unknown.headers['content-type']).toBe(known.headers['content-type'])
     expect(await mailsTo(t.context.app, 'nobody@example.com')).toEqual([])
-    expect(await t.context.app.database.sql`select 1 from one_time_tokens where email = 'nobody@example.com'`).toHaveLength(0)
+    expect(
+      await t.context.app.database.sql`select 1 from one_time_tokens where email = 'nobody@example.com'`,
+    ).toHaveLength(0)
   })
 
   it('is single use, and only the newest token works', async () => {
@@ -68,7 +73,10 @@ describe('password reset', () => {
   it('succeeds once for two concurrent uses of one token', async () => {
     const user = await createUser(t.context.app)
     const token = await resetToken(user.email)
-    const results = await Promise.all([confirm(token, 'First-new-passphrase-1'), confirm(token, 'Second-new-passphrase-2')])
+    const results = await Promise.all([
+      confirm(token, 'First-new-passphrase-1'),
+      confirm(token, 'Second-new-passphrase-2'),
+    ])
     expect(results.map((r) => r.statusCode).sort()).toEqual([204, 400])
     const winner = results[0]?.statusCode === 204 ? 'First-new-passphrase-1' : 'Second-new-passphrase-2'
     expect((await login(t.context.app, { username: user.username, password: winner })).token).toBeTruthy()

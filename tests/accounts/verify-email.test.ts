@@ -122,7 +122,11 @@ describe('email verification', () => {
   })
 
   it('POST /v1/me/verify-email needs a token with profile:write', async () => {
-    expectError(await t.context.app.inject({ method: 'POST', url: '/v1/me/verify-email' }), 401, 'token_missing')
+    expectError(
+      await t.context.app.inject({ method: 'POST', url: '/v1/me/verify-email' }),
+      401,
+      'token_missing',
+    )
   })
 
   it('with REQUIRE_EMAIL_VERIFICATION, login answers 403 email_unverified until verified', async () => {

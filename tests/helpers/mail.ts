@@ -6,7 +6,8 @@ export interface OutboxMail {
   recipient: string
   subject: string
   bodyText: string
-  sentAt: Date | null
+  // text: drizzle turns off postgres.js date parsing on the shared client
+  sentAt: string | null
   attempts: number
   lastError: string | null
 }
@@ -33,11 +34,14 @@ export async function latestToken(app: FastifyInstance, recipient: string, subje
   return tokenIn(last?.bodyText ?? '')
 }
 
-/** A settable clock for `useTestApp({ now })`. */
-export function createClock(start = new Date()) {
-  let current = start.getTime()
+/** A settable clock for `useTestApp({ now })`; `reset()` puts it back to the real time. */
+export function createClock() {
+  let current = Date.now()
   return {
     now: () => new Date(current),
+    reset() {
+      current = Date.now()
+    },
     advanceSeconds(seconds: number) {
       current += seconds * 1000
     },
