@@ -95,7 +95,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'profile:write' },
       schema: {
         tags: ['me'],
-        summary: 'Change the current user',
+        summary: 'Change the username, or start an email change ({email, currentPassword})',
         security: [{ bearer: [] }],
         body: UpdateMeBody,
         response: { 200: UserEnvelope, ...errorResponses(400, 401, 403, 409, 429) },
