@@ -90,6 +90,16 @@ describe('password reset', () => {
     expectError(await confirm(token), 400, 'validation_failed')
   })
 
+  it('changes only the password of the user the token was mailed to', async () => {
+    const alice = await createUser(t.context.app)
+    const bob = await createUser(t.context.app)
+    expect((await confirm(await resetToken(alice.email))).statusCode).toBe(204)
+    expect((await login(t.context.app, bob)).token).toBeTruthy()
+    expect(
+      (await login(t.context.app, { username: alice.username, password: 'A-brand-new-passphrase-1' })).token,
+    ).toBeTruthy()
+  })
+
   it('refuses a verification token (another purpose)', async () => {
     const user = await createUser(t.context.app)
     const verification = await latestToken(t.context.app, user.email, VERIFY_SUBJECT)

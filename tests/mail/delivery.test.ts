@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:net'
 import { SMTPServer } from 'smtp-server'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { deliverPending, type MailTransport, pruneSentMail } from '../../src/mail/mail-service.js'
 import { enqueueMail } from '../../src/mail/outbox-repository.js'
 import { useTestApp } from '../helpers/app.js'
@@ -123,6 +123,18 @@ describe('mail delivery', () => {
     expect(smtp.received.map((mail) => mail.to)).toEqual([[user.email]])
     const [sent] = await mailsTo(t.context.app, user.email)
     expect(sent).toMatchObject({ attempts: 2, lastError: null, sentAt: expect.any(String) })
+  })
+
+  it('runs by itself every MAIL_POLL_INTERVAL_SECONDS in the server', async () => {
+    const smtp = await startSmtp()
+    closers.push(smtp.close)
+    await t.setup({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_POLL_INTERVAL_SECONDS: '1' } })
+    clock.advanceSeconds(5)
+    const user = await createUser(t.context.app)
+    await vi.waitFor(() => expect(smtp.received.map((mail) => mail.to)).toEqual([[user.email]]), {
+      timeout: 5000,
+      interval: 100,
+    })
   })
 
   it('delivers each mail once when several workers run at the same time (SKIP LOCKED)', async () => {
