@@ -3,14 +3,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import { accountsRoutes } from './accounts/accounts-routes.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
+import { eventsRoutes } from './events/events-routes.js'
 import { healthRoutes } from './health/health-routes.js'
 import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler from './plugins/error-handler.js'
+import mailer from './plugins/mailer.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
@@ -90,6 +93,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(context, { config, now })
   await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
   await app.register(docs)
+  await app.register(mailer)
   await app.register(authenticatePlugin, {
     now,
     onAuthenticated: (request, auth, lastUsedAt) =>
@@ -116,5 +120,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes)
   await app.register(usersRoutes)
   await app.register(tokensRoutes)
+  await app.register(accountsRoutes)
+  await app.register(eventsRoutes)
   return app
 }

@@ -34,6 +34,7 @@ export const EnvSchema = Type.Object({
   PASSWORD_RESET_TTL_SECONDS: Integer(60, 86_400, 1_800),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Tessera <no-reply@localhost>' }),
+  MAIL_POLL_INTERVAL_SECONDS: Integer(0, 3600, 5),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -69,6 +70,8 @@ export interface Config {
   passwordResetTtlSeconds: number
   smtpUrl: string | undefined
   mailFrom: string
+  /** How often the mail worker looks for pending mail; 0 disables it (tests run it by hand). */
+  mailPollIntervalSeconds: number
   trustProxy: boolean
   logLevel: string
   bodyLimitBytes: number
@@ -149,6 +152,7 @@ function toConfig(env: Env): Config {
     passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
     smtpUrl: env.SMTP_URL,
     mailFrom: env.MAIL_FROM,
+    mailPollIntervalSeconds: env.MAIL_POLL_INTERVAL_SECONDS,
     trustProxy: env.TRUST_PROXY,
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,

@@ -16,6 +16,11 @@ export interface Database {
   close(): Promise<void>
 }
 
+/** Accepts the whole Database or a bare handle, for maintenance functions called from several places. */
+export function dbOf(database: Database | DbOrTx): DbOrTx {
+  return 'close' in database && 'sql' in database ? database.db : database
+}
+
 export interface CreateDbOptions {
   poolSize?: number
   /** Seconds to wait for a connection before failing, so an outage answers 503 quickly. */

@@ -1,3 +1,4 @@
+import { and, desc, sql as dsql, eq, lt } from 'drizzle-orm'
 import type { DbOrTx } from '../db/client.js'
 import { securityEvents } from '../db/schema.js'
 
@@ -36,4 +37,43 @@ export async function recordEvent(db: DbOrTx, event: NewEvent): Promise<void> {
     userAgent: event.userAgent ?? null,
     data: event.data ?? {},
   })
+}
+
+export interface EventQuery {
+  userId?: string
+  type?: string
+  /** Keyset position: events strictly older than this one (newest first). */
+  before?: { createdAt: string; id: string }
+  limit: number
+}
+
+/**
+ * Events newest first. `cursorAt` is created_at as text with its microseconds: a JS Date keeps
+ * only milliseconds, and a truncated position would hand the same event out twice.
+ */
+export function listEvents(db: DbOrTx, query: EventQuery) {
+  const conditions = [
+    query.userId === undefined ? undefined : eq(securityEvents.userId, query.userId),
+    query.type === undefined ? undefined : eq(securityEvents.type, query.type),
+    query.before === undefined
+      ? undefined
+      : dsql`(${securityEvents.createdAt}, ${securityEvents.id}) < (${query.before.createdAt}::timestamptz, ${query.before.id}::uuid)`,
+  ]
+  return db
+    .select({
+      event: securityEvents,
+      cursorAt: dsql<string>`to_char(${securityEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
+    .from(securityEvents)
+    .where(and(...conditions))
+    .orderBy(desc(securityEvents.createdAt), desc(securityEvents.id))
+    .limit(query.limit)
+}
+
+export async function deleteEventsBefore(db: DbOrTx, cutoff: Date): Promise<number> {
+  const rows = await db
+    .delete(securityEvents)
+    .where(lt(securityEvents.createdAt, cutoff))
+    .returning({ id: securityEvents.id })
+  return rows.length
 }

@@ -9,7 +9,12 @@ const NO_STORE = { 'cache-control': 'no-store' }
 
 export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
-  const deps = { database: app.database, passwords: app.passwords, now: app.now }
+  const deps = {
+    database: app.database,
+    passwords: app.passwords,
+    now: app.now,
+    emailVerificationTtlSeconds: config.emailVerificationTtlSeconds,
+  }
 
   app.post(
     '/v1/auth/register',
@@ -90,7 +95,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'profile:write' },
       schema: {
         tags: ['me'],
-        summary: 'Change the current user',
+        summary: 'Change the username, or start an email change ({email, currentPassword})',
         security: [{ bearer: [] }],
         body: UpdateMeBody,
         response: { 200: UserEnvelope, ...errorResponses(400, 401, 403, 409, 429) },

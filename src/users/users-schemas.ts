@@ -42,5 +42,9 @@ export const LoginResponse = Type.Object({
   user: Type.Ref('User'),
 })
 
-export const UpdateMeBody = Type.Object({ username: Type.Optional(Username) })
+export const UpdateMeBody = Type.Object({
+  username: Type.Optional(Username),
+  email: Type.Optional(Email),
+  currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })),
+})
 export type UpdateMeBody = Static<typeof UpdateMeBody>

@@ -1,4 +1,9 @@
-import type { Database } from '../db/client.js'
+import {
+  DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS,
+  sendEmailChangeMail,
+  sendVerificationMail,
+} from '../accounts/one-time-tokens.js'
+import type { Database, Tx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
@@ -12,7 +17,12 @@ export interface UsersDeps {
   database: Database
   passwords: PasswordHasher
   now: () => Date
+  /** Lifetime of verification and email-change mails (EMAIL_VERIFICATION_TTL_SECONDS). */
+  emailVerificationTtlSeconds?: number
 }
+
+const mailTtl = (deps: UsersDeps) =>
+  deps.emailVerificationTtlSeconds ?? DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS
 
 export function toUser(row: UserRow): User {
   return {
@@ -25,7 +35,7 @@ export function toUser(row: UserRow): User {
   }
 }
 
-function conflictError(error: unknown): ApiError | null {
+export function conflictError(error: unknown): ApiError | null {
   const field = repo.uniqueViolation(error)
   if (field === 'email') return new ApiError('email_taken')
   if (field === 'username') return new ApiError('username_taken')
@@ -53,6 +63,7 @@ export async function registerUser(
     return await deps.database.db.transaction(async (tx) => {
       const user = await repo.insertUser(tx, { email: body.email, username: body.username, passwordHash })
       await recordEvent(tx, { type: 'user.registered', userId: user.id, ...request })
+      await sendVerificationMail(tx, user, { ttlSeconds: mailTtl(deps), now: deps.now() })
       return user
     })
   } catch (error) {
@@ -120,22 +131,81 @@ export async function getUser(deps: UsersDeps, userId: string): Promise<UserRow>
   return user
 }
 
+/**
+ * Changes the caller's profile. A new email needs the current password (a stolen session alone
+ * must not move the account to another mailbox) and only takes effect when the mail sent to the
+ * new address is confirmed (POST /v1/auth/verify-email).
+ */
 export async function updateMe(
   deps: UsersDeps,
   userId: string,
   body: UpdateMeBody,
   request: RequestInfo & { tokenId: string },
 ): Promise<UserRow> {
-  if (body.username === undefined) return getUser(deps, userId)
-  const username = body.username
+  const current = await getUser(deps, userId)
+  const newEmail = await emailChangeToStart(deps, current, body)
+  if (body.username === undefined && newEmail === null) return current
   try {
     return await deps.database.db.transaction(async (tx) => {
-      const user = await repo.updateUser(tx, userId, { username }, deps.now())
-      if (!user) throw new ApiError('not_found')
-      await recordEvent(tx, { type: 'user.updated', userId, ...request, data: { fields: ['username'] } })
+      let user = current
+      if (body.username !== undefined) user = await changeUsername(tx, deps, user, body.username, request)
+      if (newEmail !== null) await startEmailChange(tx, deps, user, newEmail, request)
       return user
     })
   } catch (error) {
     throw conflictError(error) ?? error
   }
+}
+
+/** The address to change to, after the checks that need no transaction; null when there is none. */
+async function emailChangeToStart(
+  deps: UsersDeps,
+  user: UserRow,
+  body: UpdateMeBody,
+): Promise<string | null> {
+  if (body.email === undefined && body.currentPassword === undefined) return null
+  if (body.email === undefined || body.currentPassword === undefined) {
+    const missing = body.email === undefined ? '/email' : '/currentPassword'
+    throw new ApiError('validation_failed', {
+      message: 'An email change needs both email and currentPassword.',
+      details: [{ path: missing, message: 'email and currentPassword go together' }],
+    })
+  }
+  if (!(await deps.passwords.verify(user.passwordHash, body.currentPassword))) {
+    // API.md: invalid_credentials is a 403 when it guards a change, not a login
+    throw new ApiError('invalid_credentials', { statusCode: 403, message: 'The current password is wrong.' })
+  }
+  if (body.email.toLowerCase() === user.email.toLowerCase()) return null
+  const owner = await repo.findUserByLogin(deps.database.db, { email: body.email })
+  if (owner) throw new ApiError('email_taken')
+  return body.email
+}
+
+async function changeUsername(
+  tx: Tx,
+  deps: UsersDeps,
+  user: UserRow,
+  username: string,
+  request: RequestInfo & { tokenId: string },
+): Promise<UserRow> {
+  const updated = await repo.updateUser(tx, user.id, { username }, deps.now())
+  if (!updated) throw new ApiError('not_found')
+  await recordEvent(tx, { type: 'user.updated', userId: user.id, ...request, data: { fields: ['username'] } })
+  return updated
+}
+
+async function startEmailChange(
+  tx: Tx,
+  deps: UsersDeps,
+  user: UserRow,
+  newEmail: string,
+  request: RequestInfo & { tokenId: string },
+) {
+  await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() })
+  await recordEvent(tx, {
+    type: 'email.change_requested',
+    userId: user.id,
+    ...request,
+    data: { email: newEmail, previousEmail: user.email },
+  })
 }

@@ -11,6 +11,8 @@ export const TEST_ENV: Record<string, string> = {
   ARGON2_TIME_COST: '1',
   LOG_LEVEL: 'silent',
   CLEANUP_INTERVAL_SECONDS: '0',
+  // tests deliver mail with app.mailer.deliverPending() and read tokens from mail_outbox
+  MAIL_POLL_INTERVAL_SECONDS: '0',
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {

@@ -1,0 +1,159 @@
+import type { Database, Tx } from '../db/client.js'
+import type { OneTimeTokenRow, UserRow } from '../db/schema.js'
+import { ApiError } from '../errors.js'
+import { recordEvent } from '../events/events-repository.js'
+import { enqueueMail } from '../mail/outbox-repository.js'
+import { emailChangedNotice, passwordResetMail, passwordResetNotice } from '../mail/templates.js'
+import { mintToken } from '../tokens/token-format.js'
+import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
+import type { RequestInfo } from '../tokens/tokens-service.js'
+import type { PasswordHasher } from '../users/passwords.js'
+import * as users from '../users/users-repository.js'
+import { assertPasswordAllowed, conflictError } from '../users/users-service.js'
+import { issuePasswordResetByEmail } from './accounts-repository.js'
+import { sendVerificationMail, useOneTimeToken } from './one-time-tokens.js'
+
+export interface AccountsDeps {
+  database: Database
+  passwords: PasswordHasher
+  now: () => Date
+  emailVerificationTtlSeconds: number
+  passwordResetTtlSeconds: number
+}
+
+/**
+ * One answer for every unusable token (malformed, unknown, used, expired, another purpose, or
+ * for an address the account no longer has): the client's remedy is the same, ask for a new mail.
+ * A 400 on the `token` field, not a 401: the request carries no bearer credential to refuse.
+ */
+export function invalidMailToken(): ApiError {
+  const message = 'is invalid, expired or already used; ask for a new mail'
+  return new ApiError('validation_failed', {
+    message: `token ${message}`,
+    details: [{ path: '/token', message }],
+  })
+}
+
+async function tokenOwner(tx: Tx, token: OneTimeTokenRow | undefined): Promise<[OneTimeTokenRow, UserRow]> {
+  const user = token && (await users.findUserById(tx, token.userId))
+  if (!token || !user) throw invalidMailToken()
+  return [token, user]
+}
+
+/**
+ * Confirms an address from a verification or email-change mail. A verification token only
+ * counts for the address it was sent to; an email change switches the account to the new
+ * address (verified, since its owner just read the mail) and tells the old one.
+ */
+export async function verifyEmail(deps: AccountsDeps, presented: string, request: RequestInfo) {
+  const now = deps.now()
+  try {
+    return await deps.database.db.transaction(async (tx) => {
+      const used = await useOneTimeToken(tx, presented, ['email_verification', 'email_change'], now)
+      const [token, user] = await tokenOwner(tx, used)
+      if (token.purpose === 'email_change') return completeEmailChange(tx, user, token, now, request)
+      // a mail to an address the account has since left must not verify the current one
+      if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
+      const verified = await users.updateUser(
+        tx,
+        user.id,
+        { emailVerifiedAt: user.emailVerifiedAt ?? now },
+        now,
+      )
+      await recordEvent(tx, {
+        type: 'email.verified',
+        userId: user.id,
+        ...request,
+        data: { email: user.email },
+      })
+      return verified ?? user
+    })
+  } catch (error) {
+    throw conflictError(error) ?? error
+  }
+}
+
+async function completeEmailChange(
+  tx: Tx,
+  user: UserRow,
+  token: OneTimeTokenRow,
+  now: Date,
+  request: RequestInfo,
+): Promise<UserRow> {
+  // a unique violation here (the address was taken meanwhile) rolls back, token included: 409
+  const changed = await users.updateUser(tx, user.id, { email: token.email, emailVerifiedAt: now }, now)
+  if (!changed) throw invalidMailToken()
+  const data = { email: changed.email, previousEmail: user.email }
+  await recordEvent(tx, {
+    type: 'user.updated',
+    userId: user.id,
+    ...request,
+    data: { fields: ['email'], ...data },
+  })
+  await recordEvent(tx, { type: 'email.verified', userId: user.id, ...request, data })
+  await enqueueMail(tx, emailChangedNotice(changed, user.email))
+  return changed
+}
+
+/**
+ * Sends a fresh verification mail (the older ones stop working). An address that is already
+ * verified gets none: there is nothing to confirm, and the answer is the same 202.
+ */
+export async function resendVerification(deps: AccountsDeps, userId: string): Promise<void> {
+  const now = deps.now()
+  await deps.database.db.transaction(async (tx) => {
+    const user = await users.findUserById(tx, userId)
+    if (!user) throw new ApiError('not_found')
+    if (user.emailVerifiedAt !== null) return
+    await sendVerificationMail(tx, user, { ttlSeconds: deps.emailVerificationTtlSeconds, now })
+  })
+}
+
+/**
+ * Starts a reset: the same answer, the same statements and no password hashing whether or not
+ * the address has an account (API.md: no enumeration). The mail goes only to a real account.
+ */
+export async function requestPasswordReset(deps: AccountsDeps, email: string): Promise<void> {
+  const now = deps.now()
+  const { secret, digest } = mintToken('mail')
+  const mail = passwordResetMail(email, secret, deps.passwordResetTtlSeconds)
+  await issuePasswordResetByEmail(deps.database.db, {
+    email,
+    tokenHash: digest,
+    expiresAt: new Date(now.getTime() + deps.passwordResetTtlSeconds * 1000),
+    now,
+    subject: mail.subject,
+    bodyText: mail.bodyText,
+  })
+}
+
+/**
+ * Sets a new password from a reset mail and revokes every token of the user: whoever held a
+ * session may be the reason for the reset. The reset proves the user reads mail at the address,
+ * so it also verifies it (otherwise, with REQUIRE_EMAIL_VERIFICATION, a user whose verification
+ * mail expired could never log in to ask for another).
+ */
+export async function confirmPasswordReset(
+  deps: AccountsDeps,
+  body: { token: string; password: string },
+  request: RequestInfo,
+): Promise<void> {
+  const now = deps.now()
+  await deps.database.db.transaction(async (tx) => {
+    const used = await useOneTimeToken(tx, body.token, ['password_reset'], now)
+    const [token, user] = await tokenOwner(tx, used)
+    if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
+    // a rejected password rolls the transaction back, so the token still works for a better one
+    assertPasswordAllowed(body.password, user)
+    const passwordHash = await deps.passwords.hash(body.password)
+    await users.updateUser(tx, user.id, { passwordHash, emailVerifiedAt: user.emailVerifiedAt ?? now }, now)
+    const revoked = await revokeAllUserTokens(tx, user.id, now)
+    await recordEvent(tx, {
+      type: 'password.reset',
+      userId: user.id,
+      ...request,
+      data: { revokedTokens: revoked },
+    })
+    await enqueueMail(tx, passwordResetNotice(user))
+  })
+}

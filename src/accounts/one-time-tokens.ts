@@ -1,0 +1,80 @@
+import type { DbOrTx } from '../db/client.js'
+import { enqueueMail } from '../mail/outbox-repository.js'
+import { emailChangeMail, verificationMail } from '../mail/templates.js'
+import { mintToken, parseToken } from '../tokens/token-format.js'
+import { consumeOneTimeToken, type OneTimePurpose, replaceOneTimeToken } from './accounts-repository.js'
+
+/** API.md's default lifetime of a verification mail (EMAIL_VERIFICATION_TTL_SECONDS). */
+export const DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS = 172_800
+
+export interface IssueOptions {
+  ttlSeconds: number
+  now: Date
+}
+
+interface TokenOwner {
+  id: string
+  email: string
+  username: string
+}
+
+/** Mints a mailed token (`tsr_mail_`), stores its digest only, and returns the secret for the mail. */
+export async function issueOneTimeToken(
+  db: DbOrTx,
+  owner: { userId: string; email: string; purpose: OneTimePurpose },
+  options: IssueOptions,
+): Promise<string> {
+  const { secret, digest } = mintToken('mail')
+  await replaceOneTimeToken(
+    db,
+    {
+      userId: owner.userId,
+      purpose: owner.purpose,
+      email: owner.email,
+      tokenHash: digest,
+      expiresAt: new Date(options.now.getTime() + options.ttlSeconds * 1000),
+    },
+    options.now,
+  )
+  return secret
+}
+
+/** Queues a verification mail for the user's current address, in the caller's transaction. */
+export async function sendVerificationMail(db: DbOrTx, user: TokenOwner, options: IssueOptions) {
+  const token = await issueOneTimeToken(
+    db,
+    { userId: user.id, email: user.email, purpose: 'email_verification' },
+    options,
+  )
+  await enqueueMail(db, verificationMail(user, token, options.ttlSeconds))
+}
+
+/** Queues the mail that confirms a new address; the change waits for that token. */
+export async function sendEmailChangeMail(
+  db: DbOrTx,
+  user: TokenOwner,
+  newEmail: string,
+  options: IssueOptions,
+) {
+  const token = await issueOneTimeToken(
+    db,
+    { userId: user.id, email: newEmail, purpose: 'email_change' },
+    options,
+  )
+  await enqueueMail(db, emailChangeMail(user, newEmail, token, options.ttlSeconds))
+}
+
+/**
+ * Uses a presented mailed token for one of `purposes`. Anything wrong (malformed, another kind,
+ * unknown, wrong purpose, used, expired) is `undefined`; a malformed one costs no query.
+ */
+export async function useOneTimeToken(
+  db: DbOrTx,
+  presented: string,
+  purposes: readonly OneTimePurpose[],
+  now: Date,
+) {
+  const parsed = parseToken(presented)
+  if (parsed?.kind !== 'mail') return undefined
+  return consumeOneTimeToken(db, parsed.digest, purposes, now)
+}

@@ -1,0 +1,108 @@
+import type { OutgoingMail } from './outbox-repository.js'
+
+/**
+ * The text of every mail Tessera sends: plain, short, naming the product. A token travels on a
+ * line of its own as `token: <value>` (API.md, Mail), so a person can copy it and a client or a
+ * test can find it with /^token: (\S+)$/m. Pure: no I/O.
+ */
+
+const SIGNATURE = '-- \nTessera'
+
+/** "48 hours", "30 minutes", "1 hour": how long a token lives, for people. */
+export function describeDuration(seconds: number): string {
+  const [value, unit] =
+    seconds % 86_400 === 0 && seconds >= 172_800
+      ? [seconds / 86_400, 'day']
+      : seconds % 3600 === 0
+        ? [seconds / 3600, 'hour']
+        : [Math.max(1, Math.round(seconds / 60)), 'minute']
+  return `${value} ${unit}${value === 1 ? '' : 's'}`
+}
+
+function mail(recipient: string, subject: string, paragraphs: string[]): OutgoingMail {
+  return { recipient, subject, bodyText: [...paragraphs, SIGNATURE].join('\n\n') }
+}
+
+const tokenLine = (token: string) => `token: ${token}`
+
+interface Recipient {
+  email: string
+  username: string
+}
+
+export function verificationMail(user: Recipient, token: string, ttlSeconds: number): OutgoingMail {
+  return mail(user.email, 'Confirm your email address for Tessera', [
+    `Hello ${user.username},`,
+    `Please confirm that ${user.email} is the address of your Tessera account. Send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
+    tokenLine(token),
+    'If you did not create a Tessera account, you can ignore this mail.',
+  ])
+}
+
+export function emailChangeMail(
+  user: Recipient,
+  newEmail: string,
+  token: string,
+  ttlSeconds: number,
+): OutgoingMail {
+  return mail(newEmail, 'Confirm your new email address for Tessera', [
+    `Hello ${user.username},`,
+    `You asked to use ${newEmail} for your Tessera account instead of ${user.email}. The change takes effect when you send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
+    tokenLine(token),
+    'If you did not ask for this, ignore this mail: nothing changes.',
+  ])
+}
+
+export function emailChangedNotice(user: Recipient, previousEmail: string): OutgoingMail {
+  return mail(previousEmail, 'Your Tessera email address was changed', [
+    `Hello ${user.username},`,
+    `The email address of your Tessera account was changed from ${previousEmail} to ${user.email}. Mail about the account now goes to the new address.`,
+    'If you did not do this, contact your Tessera operator at once: someone else may control your account.',
+  ])
+}
+
+/** Addressed by email alone: a reset can be asked for by someone who is not logged in. */
+export function passwordResetMail(email: string, token: string, ttlSeconds: number): OutgoingMail {
+  return mail(email, 'Reset your Tessera password', [
+    'Hello,',
+    `Someone asked to reset the password of the Tessera account for ${email}. To choose a new password, send this token with it to POST /v1/auth/password-reset/confirm within ${describeDuration(ttlSeconds)}:`,
+    tokenLine(token),
+    'If you did not ask for this, ignore this mail: your password stays as it is.',
+  ])
+}
+
+export function passwordResetNotice(user: Recipient): OutgoingMail {
+  return mail(user.email, 'Your Tessera password was reset', [
+    `Hello ${user.username},`,
+    'The password of your Tessera account was just reset, and every session and personal token of the account was revoked: log in again with the new password.',
+    'If you did not do this, reset your password again at once and contact your Tessera operator.',
+  ])
+}
+
+export function passwordChangedNotice(user: Recipient): OutgoingMail {
+  return mail(user.email, 'Your Tessera password was changed', [
+    `Hello ${user.username},`,
+    'The password of your Tessera account was just changed.',
+    'If you did not do this, reset your password at once and contact your Tessera operator.',
+  ])
+}
+
+export interface TokenNoticeDetails {
+  name: string
+  scopes: readonly string[]
+  expiresAt: Date | null
+}
+
+/** Names the token, never its secret. */
+export function personalTokenCreatedNotice(user: Recipient, token: TokenNoticeDetails): OutgoingMail {
+  return mail(user.email, 'A personal token was created for your Tessera account', [
+    `Hello ${user.username},`,
+    [
+      'A personal access token was created for your Tessera account:',
+      `  name: ${token.name}`,
+      `  scopes: ${token.scopes.join(', ') || '(none)'}`,
+      `  expires: ${token.expiresAt ? token.expiresAt.toISOString() : 'never'}`,
+    ].join('\n'),
+    'If you did not do this, revoke it (DELETE /v1/me/tokens/:id) and change your password.',
+  ])
+}
