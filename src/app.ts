@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import { adminRoutes } from './admin/admin-routes.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { healthRoutes } from './health/health-routes.js'
@@ -11,6 +12,8 @@ import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler from './plugins/error-handler.js'
+import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
+import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
@@ -24,6 +27,11 @@ export interface BuildAppOptions {
   ownsDatabase?: boolean
   logger?: FastifyServerOptions['loggerInstance'] | FastifyServerOptions['logger']
   now?: () => Date
+  /**
+   * Request rate limiting: on by default (Redis store when REDIS_URL is set); `enabled: false`
+   * for benchmarks. `keyPrefix` separates the Redis counters of apps that must not share them.
+   */
+  rateLimit?: Partial<RateLimitPluginOptions>
 }
 
 // Secrets that must never reach a log line, wherever a serializer might put them.
@@ -95,6 +103,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onAuthenticated: (request, auth, lastUsedAt) =>
       lastUsed.record(auth.tokenId, lastUsedAt, request.ip ?? null),
   })
+  await app.register(rateLimitPlugin, {
+    enabled: options.rateLimit?.enabled ?? true,
+    keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
+  })
   await app.register(authorizePlugin)
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
@@ -116,5 +128,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes)
   await app.register(usersRoutes)
   await app.register(tokensRoutes)
+  await app.register(adminRoutes)
+  await app.register(rateLimitsRoutes)
   return app
 }

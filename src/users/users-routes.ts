@@ -9,7 +9,12 @@ const NO_STORE = { 'cache-control': 'no-store' }
 
 export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
-  const deps = { database: app.database, passwords: app.passwords, now: app.now }
+  const deps = {
+    database: app.database,
+    passwords: app.passwords,
+    now: app.now,
+    loginThrottle: app.loginThrottle,
+  }
 
   app.post(
     '/v1/auth/register',

@@ -2,6 +2,7 @@ import type { Database } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
+import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
 import type { PasswordHasher } from './passwords.js'
 import { passwordProblem } from './passwords.js'
@@ -12,6 +13,8 @@ export interface UsersDeps {
   database: Database
   passwords: PasswordHasher
   now: () => Date
+  /** Failed-login throttling per account name (absent: none, as in the CLI). */
+  loginThrottle?: LoginThrottle
 }
 
 export function toUser(row: UserRow): User {
@@ -78,6 +81,8 @@ export async function login(
   request: RequestInfo,
 ): Promise<LoginResult> {
   const { db } = deps.database
+  // before any lookup or password check: the answer is the same for unknown names and right passwords
+  const notAFailure = await deps.loginThrottle?.begin(body.email ?? body.username ?? '')
   const found = await repo.findUserByLogin(db, body)
   // always one argon2 verification, against a dummy hash for unknown names (timing-safe)
   const passwordOk = await deps.passwords.verify(found?.passwordHash ?? null, body.password)
@@ -90,6 +95,7 @@ export async function login(
     })
     throw new ApiError('invalid_credentials')
   }
+  await notAFailure?.()
   // only after a correct password, so these answers reveal nothing to a guesser
   if (found.disabled) throw new ApiError('account_disabled')
   if (options.requireEmailVerification && found.emailVerifiedAt === null)
