@@ -57,7 +57,12 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: RateLimitView, ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
       },
     },
-    async (request) => rateLimits.setUserLimit(deps, adminActor(request), request.params.id, request.body),
+    async (request) => {
+      const limit = await rateLimits.setUserLimit(deps, adminActor(request), request.params.id, request.body)
+      // this instance at once; the others when the NOTIFY reaches them, milliseconds later
+      app.overrideCache.invalidate(request.params.id)
+      return limit
+    },
   )
 
   app.delete(
@@ -73,6 +78,7 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       await rateLimits.clearUserLimit(deps, adminActor(request), request.params.id)
+      app.overrideCache.invalidate(request.params.id)
       return reply.code(204).send(null)
     },
   )
