@@ -51,15 +51,22 @@ function createRedis(app: FastifyInstance, url: string): Redis {
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   })
   let down = false
-  redis.on('error', (error) => {
-    if (down) return
+  let closing = false
+  const lost = (error?: unknown) => {
+    if (down || closing) return
     down = true
     app.log.warn({ err: error }, 'Redis unreachable: serving requests without rate limits until it returns')
-  })
+  }
+  redis.on('error', lost)
+  redis.on('close', () => lost())
   redis.on('ready', () => {
     if (!down) return
     down = false
     app.log.info('Redis reachable again: rate limiting resumed')
+  })
+  app.addHook('onClose', async () => {
+    closing = true
+    redis.disconnect()
   })
   return redis
 }
@@ -86,12 +93,7 @@ const isLimited = (request: FastifyRequest) => {
 async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOptions) {
   const { config } = app
   const redis = config.redisUrl ? createRedis(app, config.redisUrl) : null
-  if (redis) {
-    app.addHook('onClose', async () => {
-      redis.disconnect()
-    })
-    await waitForRedis(app, redis)
-  }
+  if (redis) await waitForRedis(app, redis)
 
   const cache = createOverrideCache({
     sql: app.database.sql,
