@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { useTestApp } from '../helpers/app.js'
 import { createLoggedInAdmin } from '../helpers/admin.js'
+import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError, login } from '../helpers/factories.js'
 
 // the in-memory store (no REDIS_URL); tests/rate-limits/redis.test.ts covers the shared one
-const t = useTestApp({ env: { RATE_LIMIT_MAX: '3', RATE_LIMIT_ANON_MAX: '100', RATE_LIMIT_WINDOW_SECONDS: '60' } })
+const t = useTestApp({
+  env: { RATE_LIMIT_MAX: '3', RATE_LIMIT_ANON_MAX: '100', RATE_LIMIT_WINDOW_SECONDS: '60' },
+})
 
 const ping = (app: FastifyInstance, token: string, remoteAddress?: string) =>
   app.inject({ url: '/v1/ping', headers: bearer(token), ...(remoteAddress ? { remoteAddress } : {}) })

@@ -3,8 +3,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { buildApp } from '../../src/app.js'
-import { buildTestApp, testConfig, useTestApp } from '../helpers/app.js'
 import { createLoggedInAdmin } from '../helpers/admin.js'
+import { buildTestApp, testConfig, useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError } from '../helpers/factories.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
