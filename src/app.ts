@@ -4,6 +4,7 @@ import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { accountsRoutes } from './accounts/accounts-routes.js'
+import { adminRoutes } from './admin/admin-routes.js'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { eventsRoutes } from './events/events-routes.js'
@@ -14,6 +15,8 @@ import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler from './plugins/error-handler.js'
 import mailer from './plugins/mailer.js'
+import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
+import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
@@ -27,6 +30,11 @@ export interface BuildAppOptions {
   ownsDatabase?: boolean
   logger?: FastifyServerOptions['loggerInstance'] | FastifyServerOptions['logger']
   now?: () => Date
+  /**
+   * Request rate limiting: on by default (Redis store when REDIS_URL is set); `enabled: false`
+   * for benchmarks. `keyPrefix` separates the Redis counters of apps that must not share them.
+   */
+  rateLimit?: Partial<RateLimitPluginOptions>
 }
 
 // Secrets that must never reach a log line, wherever a serializer might put them.
@@ -99,6 +107,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onAuthenticated: (request, auth, lastUsedAt) =>
       lastUsed.record(auth.tokenId, lastUsedAt, request.ip ?? null),
   })
+  await app.register(rateLimitPlugin, {
+    enabled: options.rateLimit?.enabled ?? true,
+    keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
+  })
   await app.register(authorizePlugin)
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
@@ -122,5 +134,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(tokensRoutes)
   await app.register(accountsRoutes)
   await app.register(eventsRoutes)
+  await app.register(adminRoutes)
+  await app.register(rateLimitsRoutes)
   return app
 }

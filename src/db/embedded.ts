@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -92,4 +92,25 @@ export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) 
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`
   const embedded: EmbeddedDatabase = { url, stop: () => pg.stop() }
   return embedded
+}
+
+/**
+ * The URL of an embedded PostgreSQL already running on `dataDir` (a server started it), or null.
+ * PostgreSQL cannot run twice on one data directory, so a second process (the CLI) connects to
+ * the running one, read from postmaster.pid (line 1: pid, line 4: port).
+ */
+export function runningEmbeddedUrl(dataDir: string): string | null {
+  const pidFile = join(resolve(dataDir, 'postgres'), 'postmaster.pid')
+  if (!existsSync(pidFile)) return null
+  const [pid, , , port] = readFileSync(pidFile, 'utf8')
+    .split('\n')
+    .map((line) => Number(line.trim()))
+  if (!pid || !port) return null
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    // ESRCH: a stale file left by a crash; PostgreSQL itself starts over it
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return null
+  }
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`
 }

@@ -1,4 +1,4 @@
-import { and, desc, sql as dsql, eq, gt, inArray, isNull, or } from 'drizzle-orm'
+import { and, desc, sql as dsql, eq, gt, inArray, isNull, lt, or } from 'drizzle-orm'
 import type { DbOrTx, Sql } from '../db/client.js'
 import { authTokens } from '../db/schema.js'
 import type { Role } from './scopes.js'
@@ -152,8 +152,9 @@ export async function pruneTokens(db: DbOrTx, cutoff: Date): Promise<number> {
     .delete(authTokens)
     .where(
       or(
-        and(eq(authTokens.revoked, true), dsql`${authTokens.revokedAt} < ${cutoff}`),
-        dsql`${authTokens.expiresAt} < ${cutoff}`,
+        // lt(), not a raw sql`` template: postgres.js cannot bind a Date given as a raw parameter
+        and(eq(authTokens.revoked, true), lt(authTokens.revokedAt, cutoff)),
+        lt(authTokens.expiresAt, cutoff),
       ),
     )
     .returning({ id: authTokens.id })

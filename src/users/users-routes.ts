@@ -14,6 +14,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     passwords: app.passwords,
     now: app.now,
     emailVerificationTtlSeconds: config.emailVerificationTtlSeconds,
+    loginThrottle: app.loginThrottle,
   }
 
   app.post(

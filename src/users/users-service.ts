@@ -7,6 +7,7 @@ import type { Database, Tx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
+import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
 import type { PasswordHasher } from './passwords.js'
 import { passwordProblem } from './passwords.js'
@@ -19,6 +20,8 @@ export interface UsersDeps {
   now: () => Date
   /** Lifetime of verification and email-change mails (EMAIL_VERIFICATION_TTL_SECONDS). */
   emailVerificationTtlSeconds?: number
+  /** Failed-login throttling per account name (absent: none, as in the CLI). */
+  loginThrottle?: LoginThrottle
 }
 
 const mailTtl = (deps: UsersDeps) =>
@@ -89,6 +92,8 @@ export async function login(
   request: RequestInfo,
 ): Promise<LoginResult> {
   const { db } = deps.database
+  // before any lookup or password check: the answer is the same for unknown names and right passwords
+  const notAFailure = await deps.loginThrottle?.begin(body.email ?? body.username ?? '')
   const found = await repo.findUserByLogin(db, body)
   // always one argon2 verification, against a dummy hash for unknown names (timing-safe)
   const passwordOk = await deps.passwords.verify(found?.passwordHash ?? null, body.password)
@@ -101,6 +106,7 @@ export async function login(
     })
     throw new ApiError('invalid_credentials')
   }
+  await notAFailure?.()
   // only after a correct password, so these answers reveal nothing to a guesser
   if (found.disabled) throw new ApiError('account_disabled')
   if (options.requireEmailVerification && found.emailVerifiedAt === null)

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
-import { buildApp } from '../../src/app.js'
+import { type BuildAppOptions, buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/config.js'
 import type { Database } from '../../src/db/client.js'
 import { createTestDatabase, type TestDatabase } from './db.js'
@@ -23,6 +24,8 @@ export interface TestAppOptions {
   env?: Record<string, string>
   now?: () => Date
   database?: Database
+  /** Apps share Redis counters only when given the same keyPrefix (default: a unique one each). */
+  rateLimit?: BuildAppOptions['rateLimit']
 }
 
 /** Builds an app on the given database (not owning it: the test closes the database). */
@@ -32,6 +35,7 @@ export async function buildTestApp(database: Database, options: Omit<TestAppOpti
     database,
     ownsDatabase: false,
     ...(options.now ? { now: options.now } : {}),
+    rateLimit: { keyPrefix: `tessera-test:${randomBytes(6).toString('hex')}:`, ...options.rateLimit },
   })
   await app.ready()
   return app

@@ -1,0 +1,73 @@
+import { type Actor, recordAdminEvent } from '../admin/actor.js'
+import { requireUser } from '../admin/admin-service.js'
+import type { Config } from '../config.js'
+import type { Database } from '../db/client.js'
+import type { Role } from '../tokens/scopes.js'
+import type { Override } from './rate-limits-repository.js'
+import * as repo from './rate-limits-repository.js'
+
+export type LimitSource = 'user' | 'role' | 'default'
+
+export interface EffectiveLimit {
+  /** null: unlimited. */
+  max: number | null
+  windowSeconds: number
+  source: LimitSource
+}
+
+export type RateLimitSettings = Config['rateLimit']
+
+/** API.md's resolution, first match: the user's override, the role's default, RATE_LIMIT_MAX. */
+export function resolveLimit(
+  settings: RateLimitSettings,
+  role: Role,
+  override: Override | null,
+): EffectiveLimit {
+  if (override) return { ...override, source: 'user' }
+  if (role === 'admin')
+    return { max: settings.adminMax, windowSeconds: settings.windowSeconds, source: 'role' }
+  return { max: settings.max, windowSeconds: settings.windowSeconds, source: 'default' }
+}
+
+/** Requests without an authenticated user (no token, or a refused one) share their IP's budget. */
+export function anonymousLimit(settings: RateLimitSettings): EffectiveLimit {
+  return { max: settings.anonMax, windowSeconds: settings.windowSeconds, source: 'default' }
+}
+
+export interface RateLimitsDeps {
+  database: Database
+  settings: RateLimitSettings
+  now: () => Date
+}
+
+/** Read from the database, not the cache: an operator checking a limit sees what is stored. */
+export async function getUserLimit(deps: RateLimitsDeps, userId: string): Promise<EffectiveLimit> {
+  const user = await requireUser(deps.database.db, userId)
+  return resolveLimit(deps.settings, user.role, await repo.readOverride(deps.database.db, userId))
+}
+
+/** Sets an override; every instance hears of it at commit and applies it on the next request. */
+export async function setUserLimit(
+  deps: RateLimitsDeps,
+  actor: Actor,
+  userId: string,
+  override: Override,
+): Promise<EffectiveLimit> {
+  await deps.database.db.transaction(async (tx) => {
+    await requireUser(tx, userId)
+    await repo.upsertOverride(tx, userId, override, deps.now())
+    await recordAdminEvent(tx, actor, { type: 'rate_limit.changed', userId, data: { ...override } })
+    await repo.notifyOverrideChanged(tx, userId)
+  })
+  return { ...override, source: 'user' }
+}
+
+/** Removes an override (back to the role or default limit); idempotent. */
+export async function clearUserLimit(deps: RateLimitsDeps, actor: Actor, userId: string): Promise<void> {
+  await deps.database.db.transaction(async (tx) => {
+    await requireUser(tx, userId)
+    if (!(await repo.deleteOverride(tx, userId))) return
+    await recordAdminEvent(tx, actor, { type: 'rate_limit.changed', userId, data: { cleared: true } })
+    await repo.notifyOverrideChanged(tx, userId)
+  })
+}
