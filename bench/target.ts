@@ -41,7 +41,12 @@ function ceiling(): FastifyInstance {
 
 async function tessera(): Promise<FastifyInstance> {
   const database = createDb(databaseUrl, { poolSize: config.databasePoolSize })
-  return buildApp({ config, database, logger: { level: config.logLevel } })
+  // BENCH_RATE_LIMIT=off builds the app without request limiting, for the on/off comparison
+  const rateLimit = {
+    enabled: process.env.BENCH_RATE_LIMIT !== 'off',
+    keyPrefix: `tessera:bench:${process.pid}:`,
+  }
+  return buildApp({ config, database, logger: { level: config.logLevel }, rateLimit })
 }
 
 const app = kind === 'bare' ? bare() : kind === 'ceiling' ? ceiling() : await tessera()
