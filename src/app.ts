@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { healthRoutes } from './health/health-routes.js'
+import cleanupJob from './maintenance/cleanup-plugin.js'
 import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
@@ -14,6 +15,7 @@ import errorHandler from './plugins/error-handler.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
+import { TokenSchema } from './tokens/tokens-schemas.js'
 import { usersRoutes } from './users/users-routes.js'
 import { UserSchema } from './users/users-schemas.js'
 
@@ -78,6 +80,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorSchema)
   app.addSchema(UserSchema)
+  app.addSchema(TokenSchema)
 
   const lastUsed = createLastUsedRecorder({
     sql: database.sql,
@@ -98,6 +101,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authorizePlugin)
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
+  await app.register(cleanupJob)
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -1,4 +1,4 @@
-import { and, desc, sql as dsql, eq, gt, inArray, isNull, or } from 'drizzle-orm'
+import { and, desc, sql as dsql, eq, gt, inArray, isNull, lt, or } from 'drizzle-orm'
 import type { DbOrTx, Sql } from '../db/client.js'
 import { authTokens } from '../db/schema.js'
 import type { Role } from './scopes.js'
@@ -123,28 +123,58 @@ export interface LastUse {
   ip: string | null
 }
 
-/** One UPDATE for a whole batch of coalesced last-use records. */
+/**
+ * One UPDATE for a whole batch of coalesced last-use records. Rows another transaction holds
+ * (a revocation, logout-all) are skipped rather than waited for: the flusher then never takes part
+ * in a lock wait, so it can neither deadlock with a multi-row revocation (Laravel Sanctum
+ * issues #207, #574) nor delay one; a skipped record is at most a minute of lastUsedAt precision.
+ */
 export async function recordLastUses(sql: Sql, uses: LastUse[]): Promise<void> {
   if (uses.length === 0) return
   await sql`
+    with u as (
+      select unnest(${sql.array(uses.map((u) => u.tokenId))}::uuid[]) as id,
+             unnest(${sql.array(uses.map((u) => u.at.toISOString()))}::timestamptz[]) as at,
+             unnest(${sql.array(uses.map((u) => u.ip ?? ''))}::text[]) as ip
+    ), free as (
+      select t.id from auth_tokens t join u on u.id = t.id
+      where t.last_used_at is null or t.last_used_at < u.at
+      for no key update of t skip locked
+    )
     update auth_tokens t
     set last_used_at = u.at, last_used_ip = nullif(u.ip, '')
-    from (select unnest(${sql.array(uses.map((u) => u.tokenId))}::uuid[]) as id,
-                 unnest(${sql.array(uses.map((u) => u.at.toISOString()))}::timestamptz[]) as at,
-                 unnest(${sql.array(uses.map((u) => u.ip ?? ''))}::text[]) as ip) u
-    where t.id = u.id and (t.last_used_at is null or t.last_used_at < u.at)`
+    from u
+    where t.id = u.id and t.id in (select id from free)`
 }
 
-/** Deletes tokens that expired or were revoked before `cutoff`; returns how many. */
-export async function pruneTokens(db: DbOrTx, cutoff: Date): Promise<number> {
-  const rows = await db
-    .delete(authTokens)
+/**
+ * Deletes up to `batchSize` tokens that expired or were revoked before `cutoff`; returns how many.
+ * Batched so that pruning a large backlog never holds many row locks or one long transaction.
+ */
+export async function pruneTokens(db: DbOrTx, cutoff: Date, batchSize = 10_000): Promise<number> {
+  const doomed = db
+    .select({ id: authTokens.id })
+    .from(authTokens)
     .where(
       or(
-        and(eq(authTokens.revoked, true), dsql`${authTokens.revokedAt} < ${cutoff}`),
-        dsql`${authTokens.expiresAt} < ${cutoff}`,
+        and(eq(authTokens.revoked, true), lt(authTokens.revokedAt, cutoff)),
+        lt(authTokens.expiresAt, cutoff),
       ),
     )
+    .limit(batchSize)
+  const rows = await db
+    .delete(authTokens)
+    .where(inArray(authTokens.id, doomed))
     .returning({ id: authTokens.id })
   return rows.length
+}
+
+/** One of the user's tokens, locked, whether or not it is still active. */
+export async function lockUserToken(tx: DbOrTx, userId: string, tokenId: string) {
+  const [row] = await tx
+    .select({ id: authTokens.id, revoked: authTokens.revoked })
+    .from(authTokens)
+    .where(and(eq(authTokens.id, tokenId), eq(authTokens.userId, userId)))
+    .for('update')
+  return row
 }

@@ -44,3 +44,9 @@ export const LoginResponse = Type.Object({
 
 export const UpdateMeBody = Type.Object({ username: Type.Optional(Username) })
 export type UpdateMeBody = Static<typeof UpdateMeBody>
+
+export const ChangePasswordBody = Type.Object({
+  currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+  newPassword: Password,
+})
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>
