@@ -11,7 +11,7 @@ import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
@@ -73,6 +73,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // one access-log line per request is written below, with the caller's ids
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
+    // the router's own refusals (param too long, bad URL) would otherwise bypass the error handler
+    // and answer in fastify's shape, echoing the URL
+    frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(createValidators())
