@@ -16,17 +16,29 @@ export interface TokenForAuth {
   disabled: boolean
 }
 
+interface TokenForAuthRow extends Omit<TokenForAuth, 'expiresAt' | 'lastUsedAt'> {
+  expiresAtMs: number | null
+  lastUsedAtMs: number | null
+}
+
+const toDate = (ms: number | null) => (ms === null ? null : new Date(ms))
+
 /**
  * The hot path: one prepared statement by digest. Raw postgres.js rather than the query
- * builder, because this runs on every authenticated request.
+ * builder, because this runs on every authenticated request. Times come back as epoch
+ * milliseconds: drizzle replaces postgres.js's timestamp parsers on the shared client with ones
+ * returning raw strings, and a string compared with a Date (expiry!) is silently always false.
  */
 export async function findTokenForAuth(sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
-  const rows = await sql<TokenForAuth[]>`
-    select t.id, t.user_id as "userId", t.kind, t.scopes, t.expires_at as "expiresAt", t.revoked,
-           t.last_used_at as "lastUsedAt", u.role, u.disabled
+  const [row] = await sql<TokenForAuthRow[]>`
+    select t.id, t.user_id as "userId", t.kind, t.scopes, t.revoked, u.role, u.disabled,
+           (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs",
+           (extract(epoch from t.last_used_at) * 1000)::float8 as "lastUsedAtMs"
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
-  return rows[0]
+  if (!row) return undefined
+  const { expiresAtMs, lastUsedAtMs, ...rest } = row
+  return { ...rest, expiresAt: toDate(expiresAtMs), lastUsedAt: toDate(lastUsedAtMs) }
 }
 
 export interface NewTokenRow {

@@ -66,6 +66,23 @@ describe('GET /v1/me/tokens', () => {
   })
 })
 
+describe('expiry', () => {
+  it('answers 401 token_expired once a personal token’s lifetime has passed', async () => {
+    clock = new Date('2030-01-01T00:00:00.000Z')
+    const { token } = await createLoggedInUser(t.context.app)
+    const pat = await createPersonalToken(t.context.app, token, {
+      scopes: ['profile:read'],
+      expiresInDays: 1,
+    })
+    clock = new Date(clock.getTime() + DAY_MS - 1000)
+    expect((await ping(pat.token)).statusCode).toBe(200)
+    clock = new Date(clock.getTime() + 1000)
+    const response = await ping(pat.token)
+    expectError(response, 401, 'token_expired')
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="tessera", error="invalid_token"')
+  })
+})
+
 describe('POST /v1/me/tokens', () => {
   it('creates a personal token shown once, with no-store, an event and a mail without the secret', async () => {
     const { user, token } = await createLoggedInUser(t.context.app)

@@ -6,7 +6,7 @@ import { createPersonalToken } from '../helpers/tokens.js'
 const t = useTestApp()
 const NEW_PASSWORD = 'a-brand-new-Passphrase-42'
 
-const changePassword = (token: string, payload: unknown) =>
+const changePassword = (token: string, payload: object) =>
   t.context.app.inject({ method: 'PUT', url: '/v1/me/password', headers: bearer(token), payload })
 const ping = (token: string) => t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })
 
