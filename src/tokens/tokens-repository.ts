@@ -159,21 +159,21 @@ export async function recordLastUses(sql: Sql, uses: LastUse[]): Promise<void> {
     where t.id = u.id and t.id in (select id from free)`
 }
 
+const prunable = (cutoff: Date) =>
+  or(and(eq(authTokens.revoked, true), lt(authTokens.revokedAt, cutoff)), lt(authTokens.expiresAt, cutoff))
+
+/** Deletes every token that expired or was revoked before `cutoff`; returns how many. */
+export async function pruneTokens(db: DbOrTx, cutoff: Date): Promise<number> {
+  const rows = await db.delete(authTokens).where(prunable(cutoff)).returning({ id: authTokens.id })
+  return rows.length
+}
+
 /**
- * Deletes up to `batchSize` tokens that expired or were revoked before `cutoff`; returns how many.
- * Batched so that pruning a large backlog never holds many row locks or one long transaction.
+ * The same, at most `batchSize` rows at a time: a large backlog is then pruned without one long
+ * transaction holding many row locks.
  */
-export async function pruneTokens(db: DbOrTx, cutoff: Date, batchSize = 10_000): Promise<number> {
-  const doomed = db
-    .select({ id: authTokens.id })
-    .from(authTokens)
-    .where(
-      or(
-        and(eq(authTokens.revoked, true), lt(authTokens.revokedAt, cutoff)),
-        lt(authTokens.expiresAt, cutoff),
-      ),
-    )
-    .limit(batchSize)
+export async function pruneTokensBatch(db: DbOrTx, cutoff: Date, batchSize: number): Promise<number> {
+  const doomed = db.select({ id: authTokens.id }).from(authTokens).where(prunable(cutoff)).limit(batchSize)
   const rows = await db
     .delete(authTokens)
     .where(inArray(authTokens.id, doomed))

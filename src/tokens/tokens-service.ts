@@ -104,6 +104,7 @@ export async function issueSessionToken(
 }
 
 const DAY_MS = 86_400_000
+const PRUNE_BATCH_SIZE = 10_000
 
 export function toTokenView(row: AuthTokenRow, currentTokenId: string): TokenView {
   return {
@@ -303,9 +304,9 @@ export async function pruneExpiredTokens(
   const cutoff = new Date(now.getTime() - retentionDays * DAY_MS)
   let total = 0
   for (;;) {
-    const deleted = await repo.pruneTokens(database.db, cutoff)
+    const deleted = await repo.pruneTokensBatch(database.db, cutoff, PRUNE_BATCH_SIZE)
     total += deleted
-    if (deleted === 0) return total
+    if (deleted < PRUNE_BATCH_SIZE) return total
   }
 }
 

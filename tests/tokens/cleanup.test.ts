@@ -2,7 +2,7 @@ import postgres from 'postgres'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { seedTokens } from '../../bench/seed-tokens.js'
 import { CLEANUP_LOCK_ID, runCleanup } from '../../src/maintenance/cleanup.js'
-import { pruneTokens } from '../../src/tokens/tokens-repository.js'
+import { pruneTokensBatch } from '../../src/tokens/tokens-repository.js'
 import { pruneExpiredTokens } from '../../src/tokens/tokens-service.js'
 import { buildTestApp, testConfig, useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser } from '../helpers/factories.js'
@@ -59,7 +59,7 @@ describe('pruning expired and revoked tokens', () => {
     const { sql } = t.context.db.database
     await seedTokens(sql, { users: 3, tokensPerUser: 10, activeFraction: 0.1 })
     // seeded history is revoked a day ago: 27 of the 30 rows
-    expect(await pruneTokens(t.context.db.database.db, new Date(Date.now() + 1000), 5)).toBe(5)
+    expect(await pruneTokensBatch(t.context.db.database.db, new Date(Date.now() + 1000), 5)).toBe(5)
     expect(await pruneExpiredTokens(t.context.db.database, 0, new Date(Date.now() + 1000))).toBe(22)
     const [left] = await sql`select count(*)::int as n from auth_tokens`
     expect(left?.n).toBe(3)
