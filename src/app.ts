@@ -9,17 +9,19 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { eventsRoutes } from './events/events-routes.js'
 import { healthRoutes } from './health/health-routes.js'
+import cleanupJob from './maintenance/cleanup-plugin.js'
 import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import mailer from './plugins/mailer.js'
 import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
+import { TokenSchema } from './tokens/tokens-schemas.js'
 import { usersRoutes } from './users/users-routes.js'
 import { UserSchema } from './users/users-schemas.js'
 
@@ -82,6 +84,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // one access-log line per request is written below, with the caller's ids
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
+    // the router's own refusals (param too long, bad URL) would otherwise bypass the error handler
+    // and answer in fastify's shape, echoing the URL
+    frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(createValidators())
@@ -89,6 +94,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorSchema)
   app.addSchema(UserSchema)
+  app.addSchema(TokenSchema)
 
   const lastUsed = createLastUsedRecorder({
     sql: database.sql,
@@ -114,6 +120,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authorizePlugin)
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
+  await app.register(cleanupJob)
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -7,9 +7,9 @@ import { type Config, ConfigError, loadConfig } from './config.js'
 import { createDb, type Database, runMigrations } from './db/client.js'
 import { runningEmbeddedUrl, startEmbeddedPostgres } from './db/embedded.js'
 import type { UserRow } from './db/schema.js'
+import { CLEANUP_STEPS, type CleanupStep } from './maintenance/cleanup.js'
 import { MAX_WINDOW_SECONDS } from './rate-limits/rate-limits-schemas.js'
 import * as rateLimits from './rate-limits/rate-limits-service.js'
-import { pruneTokens } from './tokens/tokens-repository.js'
 
 const HELP = `Usage: tessera <command> [options]
 
@@ -30,6 +30,10 @@ Commands (<user> is a username or an email address):
   tokens revoke-all <user>      revoke every token of the user
   tokens prune                  delete tokens expired or revoked more than
                                 TOKEN_RETENTION_DAYS days ago
+  events prune                  delete security events older than EVENT_RETENTION_DAYS days
+  mail prune                    delete mails sent more than MAIL_RETENTION_DAYS days ago
+                                (the server's cleanup job does all three every
+                                CLEANUP_INTERVAL_SECONDS)
 
 Options:
   -h, --help                    show this help
@@ -133,13 +137,10 @@ const USER_COMMANDS: Record<string, Record<string, Handler>> = {
   },
 }
 
-/** The one place the CLI prunes tokens, with the server's retention setting. */
-async function pruneOldTokens(context: Context) {
-  const cutoff = new Date(Date.now() - context.config.tokenRetentionDays * 86_400_000)
-  const count = await pruneTokens(context.database.db, cutoff)
-  context.io.out(
-    `${count} token${count === 1 ? '' : 's'} expired or revoked before ${cutoff.toISOString()} deleted.`,
-  )
+/** `<step> prune`: one of the cleanup job's steps, with the server's retention settings. */
+async function prune(context: Context, step: CleanupStep) {
+  const count = await step.run(context.database, context.config, new Date())
+  context.io.out(`${count} deleted: ${step.removes}.`)
 }
 
 interface Parsed {
@@ -158,9 +159,10 @@ function parseCommand(argv: string[]): Parsed | 'help' {
   const { values, positionals } = parsed
   if (values.help || positionals.length === 0) return 'help'
   const [group = '', action, name, ...extra] = positionals
-  if (group === 'tokens' && action === 'prune') {
-    if (name !== undefined) throw new UsageError('tokens prune takes no arguments')
-    return { run: pruneOldTokens, options: values }
+  const pruneStep = action === 'prune' ? CLEANUP_STEPS.find((step) => step.name === group) : undefined
+  if (pruneStep) {
+    if (name !== undefined) throw new UsageError(`${group} prune takes no arguments`)
+    return { run: (context) => prune(context, pruneStep), options: values }
   }
   const actions = USER_COMMANDS[group]
   if (!actions) throw new UsageError(`unknown command "${group}"`)

@@ -32,10 +32,11 @@ export function createDb(url: string, options: CreateDbOptions = {}): Database {
     max: options.poolSize ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 3,
     idle_timeout: 60,
-    // default pipelining (100) was measured here decaying from ~20k to ~8k queries/s under
-    // sustained saturation; a short pipeline holds steady (README, Benchmarks). Not 0: postgres.js
-    // then never reserves the connection for sql.begin() and every transaction fails.
-    max_pipeline: 1,
+    // Not max_pipeline 1 (nor 0): postgres.js reserves a connection for sql.begin() only when the
+    // BEGIN goes out while the pipeline has room (connection.js execute(): `sent.length <
+    // max_pipeline && onexecute()`). With 1, a BEGIN handed to a busy connection under load is
+    // never reserved and fails with UNSAFE_TRANSACTION (a 500; tests/tokens/races.test.ts).
+    // The default (100) leaves that room in practice.
     onnotice: () => {},
     connection: { application_name: 'tessera' },
   } as postgres.Options<Record<string, never>>)

@@ -9,6 +9,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  // raised by the router before any route runs (a 10,000-character :id, a malformed %-escape)
+  FST_ERR_MAX_PARAM_LENGTH: 'validation_failed',
+  FST_ERR_BAD_URL: 'validation_failed',
 }
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {

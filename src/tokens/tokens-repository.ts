@@ -16,29 +16,30 @@ export interface TokenForAuth {
   disabled: boolean
 }
 
+interface TokenForAuthRow extends Omit<TokenForAuth, 'expiresAt' | 'lastUsedAt'> {
+  expiresAtMs: number | null
+  lastUsedAtMs: number | null
+}
+
+const toDate = (ms: number | null) => (ms === null ? null : new Date(ms))
+
 /**
  * The hot path: one prepared statement by digest. Raw postgres.js rather than the query
- * builder, because this runs on every authenticated request.
+ * builder, because this runs on every authenticated request. Times come back as epoch
+ * milliseconds: drizzle replaces postgres.js's timestamp parsers on the shared client with ones
+ * returning raw strings, and a string compared with a Date (expiry!) is silently always false.
  */
 export async function findTokenForAuth(sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
-  const rows = await sql<RawTokenForAuth[]>`
-    select t.id, t.user_id as "userId", t.kind, t.scopes, t.expires_at as "expiresAt", t.revoked,
-           t.last_used_at as "lastUsedAt", u.role, u.disabled
+  const [row] = await sql<TokenForAuthRow[]>`
+    select t.id, t.user_id as "userId", t.kind, t.scopes, t.revoked, u.role, u.disabled,
+           (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs",
+           (extract(epoch from t.last_used_at) * 1000)::float8 as "lastUsedAtMs"
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
-  const row = rows[0]
   if (!row) return undefined
-  // drizzle replaces postgres.js's timestamp parsers on the shared client: raw queries get strings
-  return { ...row, expiresAt: toDate(row.expiresAt), lastUsedAt: toDate(row.lastUsedAt) }
+  const { expiresAtMs, lastUsedAtMs, ...rest } = row
+  return { ...rest, expiresAt: toDate(expiresAtMs), lastUsedAt: toDate(lastUsedAtMs) }
 }
-
-type RawTokenForAuth = Omit<TokenForAuth, 'expiresAt' | 'lastUsedAt'> & {
-  expiresAt: string | Date | null
-  lastUsedAt: string | Date | null
-}
-
-const toDate = (value: string | Date | null): Date | null =>
-  value === null ? null : value instanceof Date ? value : new Date(value)
 
 export interface NewTokenRow {
   userId: string
@@ -88,21 +89,6 @@ export async function revokeTokensByIds(db: DbOrTx, ids: string[], now: Date): P
   return rows.length
 }
 
-/** Revokes one token if it belongs to the user; returns whether the user owns such a token. */
-export async function revokeUserToken(
-  db: DbOrTx,
-  userId: string,
-  tokenId: string,
-  now: Date,
-): Promise<boolean> {
-  const rows = await db
-    .update(authTokens)
-    .set({ revoked: true, revokedAt: dsql`coalesce(${authTokens.revokedAt}, ${now})` })
-    .where(and(eq(authTokens.id, tokenId), eq(authTokens.userId, userId)))
-    .returning({ id: authTokens.id })
-  return rows.length > 0
-}
-
 export async function revokeAllUserTokens(
   db: DbOrTx,
   userId: string,
@@ -134,29 +120,52 @@ export interface LastUse {
   ip: string | null
 }
 
-/** One UPDATE for a whole batch of coalesced last-use records. */
+/**
+ * One UPDATE for a whole batch of coalesced last-use records. Rows another transaction holds
+ * (a revocation, logout-all) are skipped rather than waited for: the flusher then never takes part
+ * in a lock wait, so it can neither deadlock with a multi-row revocation (Laravel Sanctum
+ * issues #207, #574) nor delay one; a skipped record is at most a minute of lastUsedAt precision.
+ */
 export async function recordLastUses(sql: Sql, uses: LastUse[]): Promise<void> {
   if (uses.length === 0) return
   await sql`
+    with u as (
+      select unnest(${sql.array(uses.map((u) => u.tokenId))}::uuid[]) as id,
+             unnest(${sql.array(uses.map((u) => u.at.toISOString()))}::timestamptz[]) as at,
+             unnest(${sql.array(uses.map((u) => u.ip ?? ''))}::text[]) as ip
+    ), free as (
+      select t.id from auth_tokens t join u on u.id = t.id
+      where t.last_used_at is null or t.last_used_at < u.at
+      for no key update of t skip locked
+    )
     update auth_tokens t
     set last_used_at = u.at, last_used_ip = nullif(u.ip, '')
-    from (select unnest(${sql.array(uses.map((u) => u.tokenId))}::uuid[]) as id,
-                 unnest(${sql.array(uses.map((u) => u.at.toISOString()))}::timestamptz[]) as at,
-                 unnest(${sql.array(uses.map((u) => u.ip ?? ''))}::text[]) as ip) u
-    where t.id = u.id and (t.last_used_at is null or t.last_used_at < u.at)`
+    from u
+    where t.id = u.id and t.id in (select id from free)`
 }
 
-/** Deletes tokens that expired or were revoked before `cutoff`; returns how many. */
-export async function pruneTokens(db: DbOrTx, cutoff: Date): Promise<number> {
+const prunable = (cutoff: Date) =>
+  or(and(eq(authTokens.revoked, true), lt(authTokens.revokedAt, cutoff)), lt(authTokens.expiresAt, cutoff))
+
+/**
+ * The same, at most `batchSize` rows at a time: a large backlog is then pruned without one long
+ * transaction holding many row locks.
+ */
+export async function pruneTokensBatch(db: DbOrTx, cutoff: Date, batchSize: number): Promise<number> {
+  const doomed = db.select({ id: authTokens.id }).from(authTokens).where(prunable(cutoff)).limit(batchSize)
   const rows = await db
     .delete(authTokens)
-    .where(
-      or(
-        // lt(), not a raw sql`` template: postgres.js cannot bind a Date given as a raw parameter
-        and(eq(authTokens.revoked, true), lt(authTokens.revokedAt, cutoff)),
-        lt(authTokens.expiresAt, cutoff),
-      ),
-    )
+    .where(inArray(authTokens.id, doomed))
     .returning({ id: authTokens.id })
   return rows.length
+}
+
+/** One of the user's tokens, locked, whether or not it is still active. */
+export async function lockUserToken(tx: DbOrTx, userId: string, tokenId: string) {
+  const [row] = await tx
+    .select({ id: authTokens.id, revoked: authTokens.revoked })
+    .from(authTokens)
+    .where(and(eq(authTokens.id, tokenId), eq(authTokens.userId, userId)))
+    .for('update')
+  return row
 }

@@ -49,3 +49,13 @@ export async function updateUser(
     .returning()
   return row
 }
+
+/**
+ * Locks the user's row: the per-user mutex under which tokens are issued and mass-revoked
+ * (login, personal tokens, logout-all, password change), so that each of these sees the others'
+ * committed effects. NO KEY UPDATE does not block the foreign-key checks of inserts elsewhere.
+ */
+export async function lockUserById(tx: DbOrTx, id: string): Promise<UserRow | undefined> {
+  const [row] = await tx.select().from(users).where(eq(users.id, id)).for('no key update')
+  return row
+}

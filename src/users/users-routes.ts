@@ -1,8 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
 import { errorResponses } from '../schemas.js'
-import { LoginBody, LoginResponse, RegisterBody, UpdateMeBody, UserEnvelope } from './users-schemas.js'
+import {
+  ChangePasswordBody,
+  LoginBody,
+  LoginResponse,
+  RegisterBody,
+  UpdateMeBody,
+  UserEnvelope,
+} from './users-schemas.js'
 import * as users from './users-service.js'
 
 const NO_STORE = { 'cache-control': 'no-store' }
@@ -109,6 +117,28 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tokenId: auth.tokenId,
       })
       return { user: users.toUser(user) }
+    },
+  )
+
+  app.put(
+    '/v1/me/password',
+    {
+      config: { auth: 'profile:write' },
+      schema: {
+        tags: ['me'],
+        summary: 'Change your password; every other token of yours is revoked',
+        security: [{ bearer: [] }],
+        body: ChangePasswordBody,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      const auth = authOf(request)
+      await users.changePassword(deps, auth.userId, request.body, {
+        ...requestInfo(request),
+        tokenId: auth.tokenId,
+      })
+      return reply.code(204).send(null)
     },
   )
 }

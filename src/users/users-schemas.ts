@@ -48,3 +48,9 @@ export const UpdateMeBody = Type.Object({
   currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })),
 })
 export type UpdateMeBody = Static<typeof UpdateMeBody>
+
+export const ChangePasswordBody = Type.Object({
+  currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+  newPassword: Password,
+})
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>

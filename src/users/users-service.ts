@@ -7,12 +7,15 @@ import type { Database, Tx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
+import { enqueueMail } from '../mail/outbox-repository.js'
+import { passwordChangedNotice } from '../mail/templates.js'
 import type { LoginThrottle } from '../rate-limits/login-throttle.js'
+import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
 import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
 import type { PasswordHasher } from './passwords.js'
 import { passwordProblem } from './passwords.js'
 import * as repo from './users-repository.js'
-import type { LoginBody, RegisterBody, UpdateMeBody, User } from './users-schemas.js'
+import type { ChangePasswordBody, LoginBody, RegisterBody, UpdateMeBody, User } from './users-schemas.js'
 
 export interface UsersDeps {
   database: Database
@@ -45,12 +48,16 @@ export function conflictError(error: unknown): ApiError | null {
   return null
 }
 
-export function assertPasswordAllowed(password: string, identity: { username: string; email: string }) {
+export function assertPasswordAllowed(
+  password: string,
+  identity: { username: string; email: string },
+  field = 'password',
+) {
   const problem = passwordProblem(password, identity)
   if (problem) {
     throw new ApiError('validation_failed', {
-      message: `password ${problem}`,
-      details: [{ path: '/password', message: problem }],
+      message: `${field} ${problem}`,
+      details: [{ path: `/${field}`, message: problem }],
     })
   }
 }
@@ -213,5 +220,30 @@ async function startEmailChange(
     userId: user.id,
     ...request,
     data: { email: newEmail, previousEmail: user.email },
+  })
+}
+/**
+ * Changes the password and revokes every other token of the user (the presenting one survives).
+ * The current password is checked under the user's row lock, so of two concurrent changes made
+ * with the same current password exactly one succeeds; the other gets 403 invalid_credentials.
+ */
+export async function changePassword(
+  deps: UsersDeps,
+  userId: string,
+  body: ChangePasswordBody,
+  request: RequestInfo & { tokenId: string },
+): Promise<void> {
+  await deps.database.db.transaction(async (tx) => {
+    const user = await repo.lockUserById(tx, userId)
+    if (!user) throw new ApiError('not_found')
+    const currentOk = await deps.passwords.verify(user.passwordHash, body.currentPassword)
+    // API.md: 403, not 401, since the caller's token is fine and must not be discarded by clients
+    if (!currentOk) throw new ApiError('invalid_credentials', { statusCode: 403 })
+    assertPasswordAllowed(body.newPassword, user, 'newPassword')
+    const now = deps.now()
+    await repo.updateUser(tx, userId, { passwordHash: await deps.passwords.hash(body.newPassword) }, now)
+    const revoked = await revokeAllUserTokens(tx, userId, now, request.tokenId)
+    await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
+    await enqueueMail(tx, passwordChangedNotice(user))
   })
 }

@@ -99,6 +99,26 @@ describe('the tessera CLI', () => {
     const pruned = await tessera('tokens', 'prune')
     expect(pruned.stderr).toBe('')
     expect(pruned.code).toBe(0)
-    expect(pruned.stdout).toMatch(/^1 token expired or revoked before .* deleted\.\n$/)
+    expect(pruned.stdout).toBe(
+      '1 deleted: tokens expired or revoked more than TOKEN_RETENTION_DAYS days ago.\n',
+    )
+    expect(await t.context.db.database.sql`select id from auth_tokens`).toEqual([])
+  })
+
+  it('prunes old security events and sent mail with their retention settings', async () => {
+    await createUser(t.context.app) // a user.registered event and a verification mail
+    const { sql } = t.context.db.database
+    await sql`update security_events set created_at = now() - interval '400 days'`
+    await sql`update mail_outbox set sent_at = now() - interval '40 days'`
+    const events = await tessera('events', 'prune')
+    expect(events).toMatchObject({
+      code: 0,
+      stdout: '1 deleted: security events older than EVENT_RETENTION_DAYS days.\n',
+    })
+    const mail = await tessera('mail', 'prune')
+    expect(mail.code).toBe(0)
+    expect(mail.stdout).toMatch(/^1 deleted: mails sent/)
+    expect(await sql`select id from security_events union all select id from mail_outbox`).toEqual([])
+    expect((await tessera('events', 'prune', 'extra')).code).toBe(2)
   })
 })

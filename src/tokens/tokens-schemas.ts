@@ -1,0 +1,54 @@
+import { type Static, Type } from 'typebox'
+import { SafeText, Timestamp, Uuid } from '../schemas.js'
+import { SCOPES, type Scope } from './scopes.js'
+
+export const MIN_TOKEN_LIFETIME_DAYS = 1
+export const MAX_TOKEN_LIFETIME_DAYS = 365
+export const DEFAULT_TOKEN_LIFETIME_DAYS = 90
+
+// an enum rather than a union of literals: one clear error per unknown name ("must be equal to
+// one of the allowed values" at /scopes/<i>) instead of one per literal
+const ScopeName = Type.Unsafe<Scope>({ type: 'string', enum: [...SCOPES] })
+
+/** API.md's Token object: the allowlist of token fields that leave the server (never the secret). */
+export const TokenSchema = Type.Object(
+  {
+    id: Uuid,
+    name: Type.String(),
+    kind: Type.Union([Type.Literal('session'), Type.Literal('personal')]),
+    scopes: Type.Array(Type.String()),
+    createdAt: Timestamp,
+    expiresAt: Type.Union([Timestamp, Type.Null()]),
+    lastUsedAt: Type.Union([Timestamp, Type.Null()]),
+    lastUsedIp: Type.Union([Type.String(), Type.Null()]),
+    userAgent: Type.Union([Type.String(), Type.Null()]),
+    current: Type.Boolean({ description: 'True for the token that made this request' }),
+  },
+  { $id: 'Token' },
+)
+export type TokenView = Static<typeof TokenSchema>
+
+export const TokenList = Type.Object({ tokens: Type.Array(Type.Ref('Token')) })
+
+export const CreateTokenBody = Type.Object({
+  name: SafeText(1, 100, 'What the token is for, e.g. "backup script"'),
+  scopes: Type.Array(ScopeName, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true }),
+  expiresInDays: Type.Optional(
+    Type.Integer({
+      minimum: MIN_TOKEN_LIFETIME_DAYS,
+      maximum: MAX_TOKEN_LIFETIME_DAYS,
+      default: DEFAULT_TOKEN_LIFETIME_DAYS,
+    }),
+  ),
+})
+export type CreateTokenBody = Static<typeof CreateTokenBody>
+
+export const CreatedToken = Type.Object({
+  token: Type.String({ description: 'The bearer token: shown once, never again' }),
+  tokenInfo: Type.Ref('Token'),
+})
+
+/** Any string: a string that is not a token gets the same 202 as a real one (nothing to learn). */
+export const RevokeLeakedBody = Type.Object({ token: Type.String() })
+
+export const Accepted = Type.Object({ status: Type.Literal('accepted') })
