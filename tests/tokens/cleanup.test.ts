@@ -71,7 +71,7 @@ describe('runCleanup', () => {
     const remaining = await insertCases()
     const info = vi.fn()
     const result = await runCleanup(t.context.db.database, testConfig(), NOW, { logger: { info } })
-    expect(result).toEqual({ ran: true, removed: { tokens: 2 } })
+    expect(result).toEqual({ ran: true, removed: { tokens: 2, events: 0, mail: 0 } })
     expect(info).toHaveBeenCalledWith({ step: 'tokens', removed: 2 }, 'cleanup step done')
     expect(await remaining()).toHaveLength(4)
   })

@@ -119,7 +119,9 @@ describe('POST /v1/me/tokens', () => {
     const { sql } = t.context.db.database
     const [event] = await sql`select * from security_events where type = 'token.created'`
     expect(event).toMatchObject({ user_id: user.id, token_id: body.tokenInfo.id })
-    const mails = await sql`select * from mail_outbox where recipient = ${user.email}`
+    // besides the verification mail sent at registration
+    const mails = await sql`
+      select * from mail_outbox where recipient = ${user.email} and subject like '%personal token%'`
     expect(mails).toHaveLength(1)
     expect(mails[0]?.subject).toContain('Tessera')
     expect(mails[0]?.body_text).toContain('backup script')
