@@ -16,18 +16,30 @@ export interface TokenForAuth {
   disabled: boolean
 }
 
+type RawTokenForAuth = Omit<TokenForAuth, 'expiresAt' | 'lastUsedAt'> & {
+  expiresAt: Date | string | null
+  lastUsedAt: Date | string | null
+}
+
 /**
  * The hot path: one prepared statement by digest. Raw postgres.js rather than the query
  * builder, because this runs on every authenticated request.
  */
 export async function findTokenForAuth(sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
-  const rows = await sql<TokenForAuth[]>`
+  const rows = await sql<RawTokenForAuth[]>`
     select t.id, t.user_id as "userId", t.kind, t.scopes, t.expires_at as "expiresAt", t.revoked,
            t.last_used_at as "lastUsedAt", u.role, u.disabled
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
-  return rows[0]
+  const row = rows[0]
+  if (!row) return undefined
+  // drizzle() installs pass-through parsers for timestamp types on the shared postgres.js client
+  // (it converts them itself), so raw queries get strings: convert, or expiry is never enforced
+  return { ...row, expiresAt: toDate(row.expiresAt), lastUsedAt: toDate(row.lastUsedAt) }
 }
+
+const toDate = (value: Date | string | null): Date | null =>
+  value === null || value instanceof Date ? value : new Date(value)
 
 export interface NewTokenRow {
   userId: string
