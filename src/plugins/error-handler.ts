@@ -90,6 +90,8 @@ export function sendError(reply: FastifyReply, error: ApiError) {
   return reply.code(error.statusCode).headers(error.headers).type('application/json').send(error.toBody())
 }
 
+const MAX_ECHOED_PATH = 100
+
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -103,9 +105,12 @@ async function errorHandler(app: FastifyInstance) {
   })
 
   app.setNotFoundHandler((request, reply) => {
+    // the path only, capped: the query string may hold secrets and a long URL must not be echoed
+    const path = request.url.split('?')[0] ?? ''
+    const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path
     return sendError(
       reply,
-      new ApiError('not_found', { message: `Route ${request.method} ${request.url} not found` }),
+      new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` }),
     )
   })
 }
