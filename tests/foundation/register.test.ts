@@ -63,7 +63,7 @@ describe('POST /v1/auth/register', () => {
     const long = await register({
       email: 'b@example.com',
       username: 'bob',
-      password: 'Qz7'.repeat(341) + 'x',
+      password: `${'Qz7'.repeat(341)}x`,
     })
     expect(long.statusCode).toBe(201)
   })
