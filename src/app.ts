@@ -26,6 +26,9 @@ export interface BuildAppOptions {
   now?: () => Date
 }
 
+/** Longer than any legitimate request (an argon2 login is ~10 ms), short enough not to hang. */
+export const HANDLER_TIMEOUT_MS = 5_000
+
 // Secrets that must never reach a log line, wherever a serializer might put them.
 export const LOG_REDACT = [
   'req.headers.authorization',
@@ -71,6 +74,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // one access-log line per request is written below, with the caller's ids
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
+    // postgres.js has no client-side query timeout: during a network partition a query on an open
+    // connection waits forever. Past this, fastify answers 503 (API.md: no hanging requests).
+    handlerTimeout: HANDLER_TIMEOUT_MS,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(createValidators())

@@ -9,6 +9,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  // handlerTimeout (app.ts): in practice a database that stopped answering
+  FST_ERR_HANDLER_TIMEOUT: 'service_unavailable',
 }
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
