@@ -10,7 +10,7 @@ import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
@@ -77,6 +77,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // postgres.js has no client-side query timeout: during a network partition a query on an open
     // connection waits forever. Past this, fastify answers 503 (API.md: no hanging requests).
     handlerTimeout: HANDLER_TIMEOUT_MS,
+    // a malformed URL (`/%zz`) fails before routing, where the error handler is not called
+    frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(createValidators())
