@@ -18,6 +18,18 @@ describe('unknown routes', () => {
     expectError(await t.context.app.inject({ method, url }), 404, 'not_found')
   })
 
+  it.each(['/%zz', '/v1/%E0%A4%A'])(
+    'answers 400 validation_failed in the error shape for the malformed URL %s',
+    async (url) => {
+      expectError(await t.context.app.inject({ url }), 400, 'validation_failed')
+    },
+  )
+
+  it('answers 404 for a method the route does not have', async () => {
+    expectError(await t.context.app.inject({ method: 'POST', url: '/health' }), 404, 'not_found')
+    expectError(await t.context.app.inject({ method: 'GET', url: '/v1/auth/login' }), 404, 'not_found')
+  })
+
   it('does not echo a huge URL back in the message', async () => {
     const url = `/${'a'.repeat(10_000)}`
     const response = await t.context.app.inject({ url })
@@ -46,6 +58,15 @@ describe('request bodies', () => {
   ])('answers 400 invalid_json for %s', async (_, payload) => {
     const response = await post('/v1/auth/login', payload, { 'content-type': 'application/json' })
     expectError(response, 400, 'invalid_json')
+  })
+
+  it('answers 400 invalid_json for a prototype-poisoning body', async () => {
+    const payload = '{"__proto__":{"role":"admin"},"username":"someone","password":"whatever-1"}'
+    expectError(
+      await post('/v1/auth/login', payload, { 'content-type': 'application/json' }),
+      400,
+      'invalid_json',
+    )
   })
 
   it('answers 413 payload_too_large for a body over BODY_LIMIT_BYTES (64 KiB)', async () => {
