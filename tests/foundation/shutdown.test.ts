@@ -63,7 +63,10 @@ const api = (path: string, init: { method?: string; body?: unknown; token?: stri
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   })
 
-/** Sends the headers and half the body now; the rest when `finish()` is called. */
+/**
+ * Sends the headers now (with `expect: 100-continue`, so `accepted` resolves once the server has
+ * taken the request in) and the body when `finish()` is called.
+ */
 function startSlowRequest(path: string, body: unknown) {
   const payload = Buffer.from(JSON.stringify(body))
   const req = request({
@@ -71,7 +74,7 @@ function startSlowRequest(path: string, body: unknown) {
     port,
     path,
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': payload.length },
+    headers: { 'content-type': 'application/json', 'content-length': payload.length, expect: '100-continue' },
     // a client that keeps connections open as long as the server allows
     agent: new Agent({ keepAlive: true, keepAliveMsecs: 60_000 }),
   })
@@ -89,9 +92,9 @@ function startSlowRequest(path: string, body: unknown) {
       req.on('error', reject)
     },
   )
-  const half = Math.floor(payload.length / 2)
-  const sent = new Promise<void>((resolve) => req.write(payload.subarray(0, half), () => resolve()))
-  return { sent, response, finish: () => req.end(payload.subarray(half)) }
+  const accepted = new Promise<void>((resolve) => req.on('continue', () => resolve()))
+  req.flushHeaders()
+  return { accepted, response, finish: () => req.end(payload) }
 }
 
 const PASSWORD = 'Shutdown-test-pass-91!'
@@ -130,9 +133,7 @@ describe('the server process', () => {
 
   it('on SIGTERM finishes the in-flight request, then exits 0', async () => {
     const slow = startSlowRequest('/v1/auth/login', { username: USER.username, password: PASSWORD })
-    await slow.sent
-    // the headers are on the wire; let the server route the request before the signal
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await slow.accepted
     child.kill('SIGTERM')
     // the rest of the body only once shutdown has begun: the request spans it
     await expect.poll(() => stdout.includes('shutting down')).toBe(true)
