@@ -114,8 +114,15 @@ describe('the server process', () => {
     }
     expect((await api('/v1/ping', { token })).status).toBe(200)
     expect((await api('/v1/ping', { token: 'tsr_sess_bogus' })).status).toBe(401)
+    // a shell-quoting slip leaves the password unquoted: the JSON error must not log it
+    const malformed = await fetch(`http://127.0.0.1:${port}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"username": "${USER.username}", "password": ${PASSWORD}}`,
+    })
+    expect(malformed.status).toBe(400)
 
-    await expect.poll(() => stdout.includes('"status":401')).toBe(true)
+    await expect.poll(() => stdout.includes('"status":400')).toBe(true)
     const lines = stdout
       .split('\n')
       .filter((line) => line.startsWith('{'))
