@@ -113,3 +113,37 @@ describe('GET /v1/ping and POST /v1/auth/logout', () => {
     )
   })
 })
+
+describe('token last use', () => {
+  it('is recorded off the request path and written when the app closes', async () => {
+    const { tokenId, token } = await createLoggedInUser(t.context.app)
+    const before = await t.context.db.database.sql`select last_used_at from auth_tokens where id = ${tokenId}`
+    expect(before[0]?.last_used_at).toBeNull()
+    const ping = await t.context.app.inject({
+      url: '/v1/ping',
+      headers: bearer(token),
+      remoteAddress: '203.0.113.7',
+    })
+    expect(ping.statusCode).toBe(200)
+    await t.context.app.close()
+    const [row] = await t.context.db.database.sql`
+      select last_used_at, last_used_ip from auth_tokens where id = ${tokenId}`
+    expect(row?.last_used_at).not.toBeNull()
+    expect(row?.last_used_ip).toBe('203.0.113.7')
+  })
+})
+
+describe('concurrent registrations', () => {
+  it('let exactly one of two identical sign-ups through; the other is 409, not 500', async () => {
+    const payload = { email: 'race@example.com', username: 'racer', password: 'Race-condition-42' }
+    const responses = await Promise.all(
+      [payload, { ...payload, email: 'RACE@example.com', username: 'RACER' }].map((p) =>
+        t.context.app.inject({ method: 'POST', url: '/v1/auth/register', payload: p }),
+      ),
+    )
+    const statuses = responses.map((r) => r.statusCode).sort()
+    expect(statuses).toEqual([201, 409])
+    const conflict = responses.find((r) => r.statusCode === 409)
+    expect(['email_taken', 'username_taken']).toContain(conflict?.json().code)
+  })
+})
