@@ -39,6 +39,9 @@ export interface BuildAppOptions {
   rateLimit?: Partial<RateLimitPluginOptions>
 }
 
+/** Longer than any legitimate request (an argon2 login is ~10 ms), short enough not to hang. */
+export const HANDLER_TIMEOUT_MS = 5_000
+
 // Secrets that must never reach a log line, wherever a serializer might put them.
 export const LOG_REDACT = [
   'req.headers.authorization',
@@ -84,8 +87,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // one access-log line per request is written below, with the caller's ids
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
-    // the router's own refusals (param too long, bad URL) would otherwise bypass the error handler
-    // and answer in fastify's shape, echoing the URL
+    // postgres.js has no client-side query timeout: during a network partition a query on an open
+    // connection waits forever. Past this, fastify answers 503 (API.md: no hanging requests).
+    handlerTimeout: HANDLER_TIMEOUT_MS,
+    // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,
+    // where the error handler is not called: they would answer in fastify's shape, echoing the URL
     frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -12,6 +12,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   // raised by the router before any route runs (a 10,000-character :id, a malformed %-escape)
   FST_ERR_MAX_PARAM_LENGTH: 'validation_failed',
   FST_ERR_BAD_URL: 'validation_failed',
+  // handlerTimeout (app.ts): in practice a database that stopped answering
+  FST_ERR_HANDLER_TIMEOUT: 'service_unavailable',
 }
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -93,6 +95,8 @@ export function sendError(reply: FastifyReply, error: ApiError) {
   return reply.code(error.statusCode).headers(error.headers).type('application/json').send(error.toBody())
 }
 
+const MAX_ECHOED_PATH = 100
+
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -106,9 +110,12 @@ async function errorHandler(app: FastifyInstance) {
   })
 
   app.setNotFoundHandler((request, reply) => {
+    // the path only, capped: the query string may hold secrets and a long URL must not be echoed
+    const path = request.url.split('?')[0] ?? ''
+    const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path
     return sendError(
       reply,
-      new ApiError('not_found', { message: `Route ${request.method} ${request.url} not found` }),
+      new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` }),
     )
   })
 }

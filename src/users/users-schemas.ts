@@ -27,8 +27,9 @@ export const RegisterBody = Type.Object({ email: Email, username: Username, pass
 export type RegisterBody = Static<typeof RegisterBody>
 
 export const LoginBody = Type.Object({
-  username: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
-  email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+  // SafeText: a NUL byte in a lookup value is a PostgreSQL error (500), not a wrong login
+  username: Type.Optional(SafeText(1, 254)),
+  email: Type.Optional(SafeText(1, 254)),
   password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
   tokenName: Type.Optional(SafeText(1, 100)),
 })

@@ -1,0 +1,125 @@
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDb, type Database } from '../../src/db/client.js'
+import { buildTestApp } from '../helpers/app.js'
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
+import { bearer, createLoggedInUser, expectError } from '../helpers/factories.js'
+
+/** A TCP proxy in front of PostgreSQL that a test can cut and restore, as a network outage would. */
+function createProxy(target: { host: string; port: number }) {
+  const sockets = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
+  let server: Server | null = null
+  let port = 0
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+  return {
+    get port() {
+      return port
+    },
+    async start() {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host)
+        track(client)
+        track(upstream)
+        client.pipe(upstream).pipe(client)
+        const pair: [Socket, Socket] = [client, upstream]
+        pairs.add(pair)
+        client.on('close', () => pairs.delete(pair))
+      })
+      await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve))
+      const address = server.address()
+      if (typeof address === 'object' && address) port = address.port
+    },
+    /** A partition: connections stay open but no byte gets through (nothing is refused). */
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
+      server?.removeAllListeners('connection')
+      server?.on('connection', (socket: Socket) => track(socket))
+    },
+    async cut() {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+      server = null
+    },
+  }
+}
+
+let testDb: TestDatabase
+let proxy: ReturnType<typeof createProxy>
+let database: Database
+let app: FastifyInstance
+
+beforeAll(async () => {
+  testDb = await createTestDatabase()
+  const url = new URL(testDb.url)
+  proxy = createProxy({ host: url.hostname, port: Number(url.port || 5432) })
+  await proxy.start()
+  url.host = `127.0.0.1:${proxy.port}`
+  database = createDb(url.toString(), { poolSize: 3, connectTimeoutSeconds: 2 })
+  app = await buildTestApp(database)
+})
+
+afterAll(async () => {
+  await app?.close()
+  await database?.close().catch(() => {})
+  await proxy?.cut()
+  await testDb?.drop()
+})
+
+describe('database outage', () => {
+  it('answers 503 while PostgreSQL is unreachable, and recovers without a restart', async () => {
+    const { token } = await createLoggedInUser(app)
+    expect((await app.inject({ url: '/health' })).json()).toEqual({ status: 'ok' })
+    expect((await app.inject({ url: '/v1/me', headers: bearer(token) })).statusCode).toBe(200)
+
+    await proxy.cut()
+    const health = await app.inject({ url: '/health' })
+    expect(health.statusCode).toBe(503)
+    expect(health.json()).toEqual({ status: 'unavailable' })
+    for (const url of ['/v1/me', '/v1/ping']) {
+      expectError(await app.inject({ url, headers: bearer(token) }), 503, 'service_unavailable')
+    }
+    const login = await app.inject({
+      method: 'POST',
+      url: '/v1/auth/login',
+      payload: { username: 'someone', password: 'whatever-1' },
+    })
+    expectError(login, 503, 'service_unavailable')
+
+    await proxy.start()
+    // the pool reconnects by itself: the first requests after the return already succeed
+    const back = await app.inject({ url: '/health' })
+    expect(back.json()).toEqual({ status: 'ok' })
+    const me = await app.inject({ url: '/v1/me', headers: bearer(token) })
+    expect(me.statusCode).toBe(200)
+  })
+})
+
+describe('database partition (packets vanish, nothing refused)', () => {
+  it('answers 503 instead of hanging', async () => {
+    const { token } = await createLoggedInUser(app)
+    // every pooled connection open and idle: a query now goes down one that will never answer
+    await Promise.all([1, 2, 3].map(() => database.sql`select pg_sleep(0.05)`))
+    proxy.stall()
+    const health = await app.inject({ url: '/health' })
+    expect(health.statusCode).toBe(503)
+    expectError(await app.inject({ url: '/v1/me', headers: bearer(token) }), 503, 'service_unavailable')
+    // the partition ends by the stalled connections dying (a query in flight on one may still
+    // answer 503 while the pool notices), then the pool reconnects by itself
+    await proxy.cut()
+    await proxy.start()
+    await expect
+      .poll(async () => (await app.inject({ url: '/v1/me', headers: bearer(token) })).statusCode)
+      .toBe(200)
+  }, 20_000)
+})
