@@ -57,6 +57,7 @@ describe('loadConfig', () => {
       EVENT_RETENTION_DAYS: '30',
       MAIL_RETENTION_DAYS: '2',
       CLEANUP_INTERVAL_SECONDS: '0',
+      MAIL_POLL_INTERVAL_SECONDS: '7',
     })
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -82,6 +83,7 @@ describe('loadConfig', () => {
       eventRetentionDays: 30,
       mailRetentionDays: 2,
       cleanupIntervalSeconds: 0,
+      mailPollIntervalSeconds: 7,
     })
   })
 
