@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import type pino from 'pino'
 import { accountsRoutes } from './accounts/accounts-routes.js'
 import { adminRoutes } from './admin/admin-routes.js'
 import type { Config } from './config.js'
@@ -128,7 +129,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', () => lastUsed.close())
   await app.register(cleanupJob)
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
+    // the access log: one line per request (built only when it will be written)
+    if ((request.log as Partial<Pick<pino.Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') === false) {
+      return done()
+    }
     request.log.info(
       {
         method: request.method,
@@ -140,6 +145,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       },
       'request',
     )
+    done()
   })
 
   await app.register(healthRoutes)

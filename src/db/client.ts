@@ -11,7 +11,9 @@ export type DbOrTx = Db | Tx
 export type Sql = postgres.Sql
 
 export interface Database {
+  /** drizzle, for everything with a transaction or a query builder. */
   db: Db
+  /** Raw postgres.js on its own pool, for single statements: the auth lookup, last-use batches, LISTEN. */
   sql: Sql
   close(): Promise<void>
 }
@@ -27,21 +29,36 @@ export interface CreateDbOptions {
   connectTimeoutSeconds?: number
 }
 
+/**
+ * Two pools, because postgres.js's pipelining forces a trade-off:
+ * - With the default pipeline (100 queries per connection), a saturated pool slows down over
+ *   time: its `busy` connection queue never empties, so the array behind it keeps growing and
+ *   `Queue.remove` (an indexOf) costs more on every query (measured here: ~20k → ~8k queries/s
+ *   over 30 s; `npm run bench` soaks this path).
+ * - With a short pipeline (`max_pipeline: 1`) throughput holds, but `sql.begin()` reserves its
+ *   connection only if the BEGIN goes out while the pipeline has room: a transaction handed to
+ *   a busy connection fails with UNSAFE_TRANSACTION (connection.js execute()).
+ * So the hot path's single statements use a short-pipeline pool (`sql`) and transactions use a
+ * default one under drizzle (`db`).
+ */
 export function createDb(url: string, options: CreateDbOptions = {}): Database {
-  const sql = postgres(url, {
+  const common = {
     max: options.poolSize ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 3,
     idle_timeout: 60,
-    // Not max_pipeline 1 (nor 0): postgres.js reserves a connection for sql.begin() only when the
-    // BEGIN goes out while the pipeline has room (connection.js execute(): `sent.length <
-    // max_pipeline && onexecute()`). With 1, a BEGIN handed to a busy connection under load is
-    // never reserved and fails with UNSAFE_TRANSACTION (a 500; tests/tokens/races.test.ts).
-    // The default (100) leaves that room in practice.
     onnotice: () => {},
     connection: { application_name: 'tessera' },
-  } as postgres.Options<Record<string, never>>)
-  const db = drizzle(sql, { schema })
-  return { db, sql, close: () => sql.end({ timeout: 5 }) }
+  }
+  const sql = postgres(url, { ...common, max_pipeline: 1 } as postgres.Options<Record<string, never>>)
+  const transactional = postgres(url, common)
+  const db = drizzle(transactional, { schema })
+  return {
+    db,
+    sql,
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), transactional.end({ timeout: 5 })])
+    },
+  }
 }
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url))

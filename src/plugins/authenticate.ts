@@ -16,6 +16,8 @@ declare module 'fastify' {
     auth: AuthContext | null
     /** Why authentication failed; thrown by `authorize` after rate limiting has counted it. */
     authFailure: ApiError | null
+    /** The route's `config.auth`, read once (request.routeOptions builds a new object per access). */
+    authRequirement: AuthRequirement | undefined
   }
 }
 
@@ -45,9 +47,11 @@ export interface AuthenticateOptions {
 async function authenticate(app: FastifyInstance, options: AuthenticateOptions) {
   app.decorateRequest('auth', null)
   app.decorateRequest('authFailure', null)
+  app.decorateRequest('authRequirement', undefined)
 
   app.addHook('preHandler', async (request) => {
-    if (request.routeOptions.config.auth === undefined) return
+    request.authRequirement = request.routeOptions.config.auth
+    if (request.authRequirement === undefined) return
     const header = request.headers.authorization
     const match = header === undefined ? null : BEARER.exec(header)
     if (!match?.[1]) {
@@ -70,7 +74,7 @@ async function authenticate(app: FastifyInstance, options: AuthenticateOptions) 
 /** Enforces each route's requirement: the stored auth failure, then the scope. */
 async function authorize(app: FastifyInstance) {
   app.addHook('preHandler', async (request) => {
-    const required = request.routeOptions.config.auth
+    const required = request.authRequirement
     if (required === undefined) return
     if (request.authFailure) throw request.authFailure
     if (!request.auth) throw new ApiError('token_missing')

@@ -26,8 +26,9 @@ const toDate = (ms: number | null) => (ms === null ? null : new Date(ms))
 /**
  * The hot path: one prepared statement by digest. Raw postgres.js rather than the query
  * builder, because this runs on every authenticated request. Times come back as epoch
- * milliseconds: drizzle replaces postgres.js's timestamp parsers on the shared client with ones
- * returning raw strings, and a string compared with a Date (expiry!) is silently always false.
+ * milliseconds, whatever timestamp parsers the client has: drizzle replaces postgres.js's with
+ * ones returning strings on any client it wraps, and a string compared with a Date (expiry!)
+ * is silently always false.
  */
 export async function findTokenForAuth(sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
   const [row] = await sql<TokenForAuthRow[]>`
