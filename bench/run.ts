@@ -10,6 +10,7 @@
  * BENCH_SECONDS (per target, default 10), BENCH_SOAK_SECONDS (default 60), REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +28,8 @@ interface Figures {
   label: string
   rps: number
   p99: number
+  /** CPU time the server process spent per request: steadier than req/s on a shared box. */
+  cpuMicrosPerRequest: number
   non2xx: number
   errors: number
 }
@@ -93,6 +96,7 @@ async function startTarget(kind: string, databaseUrl: string, env: Record<string
   })
   return {
     url: `http://127.0.0.1:${port}/v1/ping`,
+    pid: child.pid ?? 0,
     stop: () =>
       new Promise<void>((resolve) => {
         child.removeAllListeners('exit')
@@ -102,15 +106,38 @@ async function startTarget(kind: string, databaseUrl: string, env: Record<string
   }
 }
 
-async function load(label: string, url: string, token: string | null, seconds = SECONDS): Promise<Figures> {
+const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ on Linux
+
+/** utime + stime of a process, in clock ticks (Linux /proc); 0 where unavailable. */
+function cpuTicks(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return 0
+  }
+}
+
+async function load(
+  label: string,
+  url: string,
+  token: string | null,
+  seconds = SECONDS,
+  pid = 0,
+): Promise<Figures> {
+  const ticksBefore = cpuTicks(pid)
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     duration: seconds,
     headers: token ? { authorization: `Bearer ${token}` } : {},
   })
+  const ticks = cpuTicks(pid) - ticksBefore
   const figures = {
     label,
+    cpuMicrosPerRequest: result.requests.total
+      ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND / result.requests.total
+      : 0,
     rps: Math.round(result.requests.average),
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -118,6 +145,7 @@ async function load(label: string, url: string, token: string | null, seconds = 
   }
   console.log(
     `  ${label.padEnd(34)} ${String(figures.rps).padStart(7)} req/s   p99 ${String(figures.p99).padStart(4)} ms` +
+      (pid ? `   cpu ${figures.cpuMicrosPerRequest.toFixed(0).padStart(3)} µs/req` : '') +
       (figures.non2xx || figures.errors
         ? `   (non-2xx ${figures.non2xx}: ${JSON.stringify(result.statusCodeStats)}, errors ${figures.errors})`
         : ''),
@@ -128,8 +156,8 @@ async function load(label: string, url: string, token: string | null, seconds = 
 async function measure(kind: string, label: string, databaseUrl: string, token: string | null, env = {}) {
   const target = await startTarget(kind, databaseUrl, env)
   try {
-    await load(`${label} (warm-up)`, target.url, token, 2)
-    return await load(label, target.url, token)
+    await load(`${label} (warm-up)`, target.url, token, 3)
+    return await load(label, target.url, token, SECONDS, target.pid)
   } finally {
     await target.stop()
   }
@@ -144,6 +172,7 @@ async function alternate(runs: Array<() => Promise<Figures>>): Promise<Figures[]
   return results.map((figures) => ({
     ...(figures[0] as Figures),
     rps: Math.round(figures.reduce((sum, f) => sum + f.rps, 0) / figures.length),
+    cpuMicrosPerRequest: figures.reduce((sum, f) => sum + f.cpuMicrosPerRequest, 0) / figures.length,
     p99: Math.max(...figures.map((f) => f.p99)),
   }))
 }
@@ -181,7 +210,7 @@ await withServer(async (serverUrl) => {
   const windows: Figures[] = []
   try {
     for (let i = 0; i < SOAK_SECONDS / 10; i++)
-      windows.push(await load(`window ${i + 1}`, target.url, large.token, 10))
+      windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid))
   } finally {
     await target.stop()
   }
@@ -197,6 +226,11 @@ await withServer(async (serverUrl) => {
     ['rate limiting on/off', on?.rps ?? 0, off?.rps ?? 0, 0.8],
     ['soak last/first 10 s', last, first, 0.9],
   ]
+  const cpuB = b?.cpuMicrosPerRequest ?? 0
+  const cpuC = c?.cpuMicrosPerRequest ?? 0
+  console.log(
+    `\nserver CPU per request: (b) ${cpuB.toFixed(0)} µs, (c) ${cpuC.toFixed(0)} µs: Tessera's own work ~${(cpuC - cpuB).toFixed(0)} µs`,
+  )
   console.log('\nratios')
   for (const [label, x, y, goal] of rows) {
     const value = y === 0 ? 0 : x / y
