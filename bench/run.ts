@@ -209,6 +209,8 @@ await withServer(async (serverUrl) => {
   const target = await startTarget('tessera', large.url)
   const windows: Figures[] = []
   try {
+    // like every other target, a short warm-up first: the soak looks for decay under sustained load
+    await load('(warm-up)', target.url, large.token, 5)
     for (let i = 0; i < SOAK_SECONDS / 10; i++)
       windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid))
   } finally {
