@@ -35,7 +35,7 @@ interface Figures {
 }
 
 /** A PostgreSQL server for the run: DATABASE_URL's, or an embedded one in a temporary directory. */
-async function withServer<T>(fn: (serverUrl: string) => Promise<T>): Promise<T> {
+async function withServer<T> (fn: (serverUrl: string) => Promise<T>): Promise<T> {
   if (process.env.DATABASE_URL) return fn(process.env.DATABASE_URL)
   const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-'))
   await chmod(dir, 0o755)
@@ -49,7 +49,7 @@ async function withServer<T>(fn: (serverUrl: string) => Promise<T>): Promise<T> 
 }
 
 /** A fresh, migrated database on the server, seeded with `tokens` rows and a bench token. */
-async function seededDatabase(serverUrl: string, tokens: number) {
+async function seededDatabase (serverUrl: string, tokens: number) {
   const name = `tessera_bench_${tokens}_${Date.now()}`
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
   await admin.unsafe(`create database ${name}`)
@@ -75,7 +75,7 @@ async function seededDatabase(serverUrl: string, tokens: number) {
   }
 }
 
-async function startTarget(kind: string, databaseUrl: string, env: Record<string, string> = {}) {
+async function startTarget (kind: string, databaseUrl: string, env: Record<string, string> = {}) {
   const port = await freePort()
   // Tessera at its defaults (in-memory rate limiting) but with a budget the load never exhausts;
   // the Redis store is measured on its own below
@@ -86,7 +86,7 @@ async function startTarget(kind: string, databaseUrl: string, env: Record<string
     {
       env: { ...inherited, RATE_LIMIT_MAX: '1000000000', ...env, DATABASE_URL: databaseUrl },
       stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    }
   )
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`target ${kind} exited with ${code}`)))
@@ -109,7 +109,7 @@ async function startTarget(kind: string, databaseUrl: string, env: Record<string
 const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ on Linux
 
 /** utime + stime of a process, in clock ticks (Linux /proc); 0 where unavailable. */
-function cpuTicks(pid: number): number {
+function cpuTicks (pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
     return Number(fields[11]) + Number(fields[12])
@@ -118,12 +118,12 @@ function cpuTicks(pid: number): number {
   }
 }
 
-async function load(
+async function load (
   label: string,
   url: string,
   token: string | null,
   seconds = SECONDS,
-  pid = 0,
+  pid = 0
 ): Promise<Figures> {
   const ticksBefore = cpuTicks(pid)
   const result = await autocannon({
@@ -148,12 +148,12 @@ async function load(
       (pid ? `   cpu ${figures.cpuMicrosPerRequest.toFixed(0).padStart(3)} µs/req` : '') +
       (figures.non2xx || figures.errors
         ? `   (non-2xx ${figures.non2xx}: ${JSON.stringify(result.statusCodeStats)}, errors ${figures.errors})`
-        : ''),
+        : '')
   )
   return figures
 }
 
-async function measure(kind: string, label: string, databaseUrl: string, token: string | null, env = {}) {
+async function measure (kind: string, label: string, databaseUrl: string, token: string | null, env = {}) {
   const target = await startTarget(kind, databaseUrl, env)
   try {
     await load(`${label} (warm-up)`, target.url, token, 3)
@@ -164,7 +164,7 @@ async function measure(kind: string, label: string, databaseUrl: string, token: 
 }
 
 /** Runs the targets in turn, twice, and keeps each one's mean: drift on a shared box hits both sides. */
-async function alternate(runs: Array<() => Promise<Figures>>): Promise<Figures[]> {
+async function alternate (runs: Array<() => Promise<Figures>>): Promise<Figures[]> {
   const results: Figures[][] = runs.map(() => [])
   for (let round = 0; round < 2; round++) {
     for (const [i, run] of runs.entries()) results[i]?.push(await run())
@@ -211,8 +211,7 @@ await withServer(async (serverUrl) => {
   try {
     // like every other target, a short warm-up first: the soak looks for decay under sustained load
     await load('(warm-up)', target.url, large.token, 5)
-    for (let i = 0; i < SOAK_SECONDS / 10; i++)
-      windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid))
+    for (let i = 0; i < SOAK_SECONDS / 10; i++) { windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid)) }
   } finally {
     await target.stop()
   }
@@ -231,7 +230,7 @@ await withServer(async (serverUrl) => {
   const cpuB = b?.cpuMicrosPerRequest ?? 0
   const cpuC = c?.cpuMicrosPerRequest ?? 0
   console.log(
-    `\nserver CPU per request: (b) ${cpuB.toFixed(0)} µs, (c) ${cpuC.toFixed(0)} µs: Tessera's own work ~${(cpuC - cpuB).toFixed(0)} µs`,
+    `\nserver CPU per request: (b) ${cpuB.toFixed(0)} µs, (c) ${cpuC.toFixed(0)} µs: Tessera's own work ~${(cpuC - cpuB).toFixed(0)} µs`
   )
   console.log('\nratios')
   for (const [label, x, y, goal] of rows) {

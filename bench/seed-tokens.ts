@@ -26,7 +26,7 @@ const DAY = "interval '1 day'"
  * token); only the optional real tokens can authenticate. The password hash is a placeholder:
  * seeded users cannot log in.
  */
-export async function seedTokens(sql: Sql, options: SeedOptions): Promise<SeededUser[]> {
+export async function seedTokens (sql: Sql, options: SeedOptions): Promise<SeededUser[]> {
   const run = randomBytes(4).toString('hex')
   const activeEvery = Math.max(1, Math.round(1 / (options.activeFraction ?? 0.1)))
   const users = await sql<{ id: string }[]>`

@@ -5,7 +5,7 @@ const SEED_USERS = 1_000
 const BATCH = 100_000
 
 /** Users that own the seeded tokens (a dummy hash: nobody logs in as them). */
-export async function seedUsers(sql: Sql): Promise<void> {
+export async function seedUsers (sql: Sql): Promise<void> {
   await sql`
     insert into users (email, username, password_hash)
     select 'seed' || g || '@bench.invalid', 'seed_' || g, 'not-a-hash'
@@ -14,7 +14,7 @@ export async function seedUsers(sql: Sql): Promise<void> {
 }
 
 /** Adds session tokens (random digests, spread over the seed users) until auth_tokens holds `total` rows. */
-export async function seedTokensUpTo(sql: Sql, total: number): Promise<number> {
+export async function seedTokensUpTo (sql: Sql, total: number): Promise<number> {
   const [{ count } = { count: 0 }] = await sql<
     { count: number }[]
   >`select count(*)::int as count from auth_tokens`
@@ -37,7 +37,7 @@ export async function seedTokensUpTo(sql: Sql, total: number): Promise<number> {
 }
 
 /** A real user with a real session token: the one the load generator presents. */
-export async function createBenchToken(sql: Sql): Promise<string> {
+export async function createBenchToken (sql: Sql): Promise<string> {
   const [user] = await sql<{ id: string }[]>`
     insert into users (email, username, password_hash) values ('bench@bench.invalid', 'bench', 'not-a-hash')
     on conflict (email) do update set email = excluded.email returning id`

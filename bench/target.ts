@@ -18,14 +18,14 @@ const config = loadConfig({
 const PONG = { message: 'pong' }
 
 /** (a) Fastify alone. */
-function bare(): FastifyInstance {
+function bare (): FastifyInstance {
   const app = Fastify()
   app.get('/v1/ping', async () => PONG)
   return app
 }
 
 /** (b) The design ceiling: SHA-256 and one prepared SELECT by digest, nothing else. */
-function ceiling(): FastifyInstance {
+function ceiling (): FastifyInstance {
   const { sql } = createDb(databaseUrl, { poolSize: config.databasePoolSize })
   const app = Fastify()
   app.addHook('preHandler', async (request, reply) => {
@@ -39,7 +39,7 @@ function ceiling(): FastifyInstance {
   return app
 }
 
-async function tessera(): Promise<FastifyInstance> {
+async function tessera (): Promise<FastifyInstance> {
   const database = createDb(databaseUrl, { poolSize: config.databasePoolSize })
   // BENCH_RATE_LIMIT=off builds the app without request limiting, for the on/off comparison
   const rateLimit = {

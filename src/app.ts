@@ -58,7 +58,7 @@ export const LOG_REDACT = [
  * Two Ajv instances: bodies are validated strictly (API.md: a number is never a string),
  * while query strings and params are converted as usual.
  */
-function createValidators() {
+function createValidators () {
   const make = (coerceTypes: boolean | 'array') => {
     const ajv = new Ajv({
       coerceTypes,
@@ -76,7 +76,7 @@ function createValidators() {
     (httpPart === 'body' ? strict : coercing).compile(schema)
 }
 
-export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, database } = options
   const now = options.now ?? (() => new Date())
   const app = Fastify({
@@ -143,7 +143,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         userId: request.auth?.userId,
         tokenId: request.auth?.tokenId,
       },
-      'request',
+      'request'
     )
     done()
   })

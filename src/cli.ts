@@ -71,7 +71,7 @@ const describeLimit = (limit: rateLimits.EffectiveLimit) => {
 const deps = (context: Context) => ({ database: context.database, now: () => new Date() })
 const limitDeps = (context: Context) => ({ ...deps(context), settings: context.config.rateLimit })
 
-function userChange(changes: admin.UserChanges, done: string): Handler {
+function userChange (changes: admin.UserChanges, done: string): Handler {
   return async (context, name) => {
     const user = await admin.findUserByName(deps(context), name)
     const updated = await admin.updateUserAsAdmin(deps(context), CLI_ACTOR, user.id, changes)
@@ -79,7 +79,7 @@ function userChange(changes: admin.UserChanges, done: string): Handler {
   }
 }
 
-function parseMax(raw: string | undefined): number | null {
+function parseMax (raw: string | undefined): number | null {
   if (raw === undefined) throw new UsageError('rate-limit set needs --max <N|unlimited>')
   if (raw === 'unlimited') return null
   if (!/^\d{1,10}$/.test(raw) || Number(raw) > 1_000_000_000) {
@@ -88,12 +88,12 @@ function parseMax(raw: string | undefined): number | null {
   return Number(raw)
 }
 
-function parseWindow(raw: string | undefined, fallback: number): number {
+function parseWindow (raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
   const seconds = /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN
   if (!(seconds >= 1 && seconds <= MAX_WINDOW_SECONDS)) {
     throw new UsageError(
-      `--window must be a number of seconds from 1 to ${MAX_WINDOW_SECONDS} (got "${raw}")`,
+      `--window must be a number of seconds from 1 to ${MAX_WINDOW_SECONDS} (got "${raw}")`
     )
   }
   return seconds
@@ -138,7 +138,7 @@ const USER_COMMANDS: Record<string, Record<string, Handler>> = {
 }
 
 /** `<step> prune`: one of the cleanup job's steps, with the server's retention settings. */
-async function prune(context: Context, step: CleanupStep) {
+async function prune (context: Context, step: CleanupStep) {
   const count = await step.run(context.database, context.config, new Date())
   context.io.out(`${count} deleted: ${step.removes}.`)
 }
@@ -149,7 +149,7 @@ interface Parsed {
 }
 
 /** Everything about the command line is checked before any database is opened. */
-function parseCommand(argv: string[]): Parsed | 'help' {
+function parseCommand (argv: string[]): Parsed | 'help' {
   let parsed: ReturnType<typeof parse>
   try {
     parsed = parse(argv)
@@ -180,7 +180,7 @@ function parseCommand(argv: string[]): Parsed | 'help' {
   return { run: (context) => handler(context, name), options: values }
 }
 
-function parse(argv: string[]) {
+function parse (argv: string[]) {
   return parseArgs({
     args: argv,
     allowPositionals: true,
@@ -194,7 +194,7 @@ function parse(argv: string[]) {
 }
 
 /** The server's database: DATABASE_URL, the embedded one the server is running, or a fresh start. */
-async function openDatabase(config: Config) {
+async function openDatabase (config: Config) {
   const running = config.databaseUrl ?? runningEmbeddedUrl(config.dataDir)
   const embedded = running ? null : await startEmbeddedPostgres(config.dataDir)
   const url = running ?? (embedded?.url as string)
@@ -215,10 +215,10 @@ const defaultIo: CliIo = {
 }
 
 /** Runs one command; returns the exit status. */
-export async function main(
+export async function main (
   argv: string[],
   env: Record<string, string | undefined> = process.env,
-  io: CliIo = defaultIo,
+  io: CliIo = defaultIo
 ): Promise<number> {
   let command: Parsed | 'help'
   let config: Config

@@ -38,7 +38,7 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-    { default: 'info' },
+    { default: 'info' }
   ),
   BODY_LIMIT_BYTES: Integer(1024, 10_485_760, 65_536),
   DATABASE_POOL_SIZE: Integer(1, 200, 10),
@@ -88,10 +88,10 @@ export class ConfigError extends Error {
 }
 
 const INTEGER = /^-?\d+$/
-const BOOLEAN: Record<string, boolean> = { true: true, false: false, '1': true, '0': false }
+const BOOLEAN: Record<string, boolean> = { true: true, false: false, 1: true, 0: false }
 
 /** Environment values are strings: convert strictly ("3.5" is not an integer, "yes" not a boolean). */
-function convert(raw: string, schema: TSchema): unknown {
+function convert (raw: string, schema: TSchema): unknown {
   const type = (schema as { type?: string }).type
   if (type === 'integer') return INTEGER.test(raw.trim()) ? Number(raw) : raw
   if (type === 'boolean') return BOOLEAN[raw.trim().toLowerCase()] ?? raw
@@ -99,7 +99,7 @@ function convert(raw: string, schema: TSchema): unknown {
 }
 
 /** Parses and validates the environment; throws a ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig (env: Record<string, string | undefined>): Config {
   const input: Record<string, unknown> = {}
   for (const [name, schema] of Object.entries(EnvSchema.properties)) {
     const raw = env[name]
@@ -117,13 +117,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return toConfig(values as Env)
 }
 
-function describe(message: string, raw: string | undefined): string {
+function describe (message: string, raw: string | undefined): string {
   const shown =
     raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)})`
   return `${message}${shown}`
 }
 
-function toConfig(env: Env): Config {
+function toConfig (env: Env): Config {
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,

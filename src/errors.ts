@@ -46,7 +46,7 @@ export class ApiError extends Error {
   readonly details: ErrorDetail[] | undefined
   readonly headers: Record<string, string>
 
-  constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
+  constructor (code: ErrorCode, options: ApiErrorOptions = {}) {
     super(options.message ?? ERRORS[code].message)
     this.code = code
     this.statusCode = options.statusCode ?? ERRORS[code].statusCode
@@ -54,7 +54,7 @@ export class ApiError extends Error {
     this.headers = options.headers ?? {}
   }
 
-  toBody(): ErrorBody {
+  toBody (): ErrorBody {
     return {
       statusCode: this.statusCode,
       error: STATUS_CODES[this.statusCode] ?? 'Error',

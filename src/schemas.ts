@@ -17,10 +17,10 @@ export const ErrorSchema = Type.Object(
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
   },
-  { $id: 'Error', description: 'Every error, from every route and layer' },
+  { $id: 'Error', description: 'Every error, from every route and layer' }
 )
 
 /** Response schemas for a route's error statuses, so /docs lists them. */
-export function errorResponses(...statuses: number[]) {
+export function errorResponses (...statuses: number[]) {
   return Object.fromEntries(statuses.map((status) => [status, Type.Ref('Error')]))
 }

@@ -6,7 +6,7 @@ import { createDb, runMigrations } from './db/client.js'
 import { startEmbeddedPostgres } from './db/embedded.js'
 
 /** The only reader of process.env and the only listen(). */
-async function main() {
+async function main () {
   let config: ReturnType<typeof loadConfig>
   try {
     config = loadConfig(process.env)

@@ -20,7 +20,7 @@ declare module 'vitest' {
  * One PostgreSQL for the run: the one in DATABASE_URL, or an embedded one in a temporary
  * directory (a fresh machine has no database). Migrations run once, into a template database.
  */
-export default async function setup(project: TestProject) {
+export default async function setup (project: TestProject) {
   let embedded: EmbeddedDatabase | null = null
   let dataDir: string | null = null
   let serverUrl = process.env.DATABASE_URL

@@ -16,7 +16,7 @@ export interface NewOneTimeToken {
  * Stores a new token and retires the user's unused ones of the same purpose, so only the newest
  * mail works.
  */
-export async function replaceOneTimeToken(db: DbOrTx, token: NewOneTimeToken, now: Date): Promise<void> {
+export async function replaceOneTimeToken (db: DbOrTx, token: NewOneTimeToken, now: Date): Promise<void> {
   await db
     .update(oneTimeTokens)
     .set({ usedAt: now })
@@ -24,8 +24,8 @@ export async function replaceOneTimeToken(db: DbOrTx, token: NewOneTimeToken, no
       and(
         eq(oneTimeTokens.userId, token.userId),
         eq(oneTimeTokens.purpose, token.purpose),
-        isNull(oneTimeTokens.usedAt),
-      ),
+        isNull(oneTimeTokens.usedAt)
+      )
     )
   await db.insert(oneTimeTokens).values(token)
 }
@@ -34,11 +34,11 @@ export async function replaceOneTimeToken(db: DbOrTx, token: NewOneTimeToken, no
  * Marks a token used and returns it, in one statement: of two concurrent uses, the second waits
  * on the row lock, then finds `used_at` set and gets nothing, so a token works exactly once.
  */
-export async function consumeOneTimeToken(
+export async function consumeOneTimeToken (
   db: DbOrTx,
   tokenHash: Buffer,
   purposes: readonly OneTimePurpose[],
-  now: Date,
+  now: Date
 ): Promise<OneTimeTokenRow | undefined> {
   const [row] = await db
     .update(oneTimeTokens)
@@ -48,8 +48,8 @@ export async function consumeOneTimeToken(
         eq(oneTimeTokens.tokenHash, tokenHash),
         inArray(oneTimeTokens.purpose, [...purposes]),
         isNull(oneTimeTokens.usedAt),
-        gt(oneTimeTokens.expiresAt, now),
-      ),
+        gt(oneTimeTokens.expiresAt, now)
+      )
     )
     .returning()
   return row
@@ -71,9 +71,9 @@ export interface PasswordResetByEmail {
  * zero or one user), so neither the answer nor its timing tells whether the account exists.
  * Returns the user's id, or null when there is no such account.
  */
-export async function issuePasswordResetByEmail(
+export async function issuePasswordResetByEmail (
   db: DbOrTx,
-  reset: PasswordResetByEmail,
+  reset: PasswordResetByEmail
 ): Promise<string | null> {
   // raw SQL through drizzle's postgres.js driver takes no Date parameters: pass ISO text and cast
   const rows = await db.execute<{ user_id: string }>(dsql`

@@ -37,7 +37,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const user = await accounts.verifyEmail(deps, request.body.token, requestInfo(request))
       return { user: toUser(user) }
-    },
+    }
   )
 
   app.post(
@@ -54,7 +54,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await accounts.resendVerification(deps, authOf(request).userId)
       return reply.code(202).send(VERIFICATION_ACCEPTED)
-    },
+    }
   )
 
   app.post(
@@ -70,7 +70,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await accounts.requestPasswordReset(deps, request.body.email)
       return reply.code(202).send(RESET_ACCEPTED)
-    },
+    }
   )
 
   app.post(
@@ -86,6 +86,6 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await accounts.confirmPasswordReset(deps, request.body, requestInfo(request))
       return reply.code(204).send(null)
-    },
+    }
   )
 }

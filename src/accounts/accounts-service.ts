@@ -26,7 +26,7 @@ export interface AccountsDeps {
  * for an address the account no longer has): the client's remedy is the same, ask for a new mail.
  * A 400 on the `token` field, not a 401: the request carries no bearer credential to refuse.
  */
-export function invalidMailToken(): ApiError {
+export function invalidMailToken (): ApiError {
   const message = 'is invalid, expired or already used; ask for a new mail'
   return new ApiError('validation_failed', {
     message: `token ${message}`,
@@ -34,7 +34,7 @@ export function invalidMailToken(): ApiError {
   })
 }
 
-async function tokenOwner(tx: Tx, token: OneTimeTokenRow | undefined): Promise<[OneTimeTokenRow, UserRow]> {
+async function tokenOwner (tx: Tx, token: OneTimeTokenRow | undefined): Promise<[OneTimeTokenRow, UserRow]> {
   const user = token && (await users.findUserById(tx, token.userId))
   if (!token || !user) throw invalidMailToken()
   return [token, user]
@@ -45,7 +45,7 @@ async function tokenOwner(tx: Tx, token: OneTimeTokenRow | undefined): Promise<[
  * counts for the address it was sent to; an email change switches the account to the new
  * address (verified, since its owner just read the mail) and tells the old one.
  */
-export async function verifyEmail(deps: AccountsDeps, presented: string, request: RequestInfo) {
+export async function verifyEmail (deps: AccountsDeps, presented: string, request: RequestInfo) {
   const now = deps.now()
   try {
     return await deps.database.db.transaction(async (tx) => {
@@ -58,7 +58,7 @@ export async function verifyEmail(deps: AccountsDeps, presented: string, request
         tx,
         user.id,
         { emailVerifiedAt: user.emailVerifiedAt ?? now },
-        now,
+        now
       )
       await recordEvent(tx, {
         type: 'email.verified',
@@ -73,12 +73,12 @@ export async function verifyEmail(deps: AccountsDeps, presented: string, request
   }
 }
 
-async function completeEmailChange(
+async function completeEmailChange (
   tx: Tx,
   user: UserRow,
   token: OneTimeTokenRow,
   now: Date,
-  request: RequestInfo,
+  request: RequestInfo
 ): Promise<UserRow> {
   // a unique violation here (the address was taken meanwhile) rolls back, token included: 409
   const changed = await users.updateUser(tx, user.id, { email: token.email, emailVerifiedAt: now }, now)
@@ -99,7 +99,7 @@ async function completeEmailChange(
  * Sends a fresh verification mail (the older ones stop working). An address that is already
  * verified gets none: there is nothing to confirm, and the answer is the same 202.
  */
-export async function resendVerification(deps: AccountsDeps, userId: string): Promise<void> {
+export async function resendVerification (deps: AccountsDeps, userId: string): Promise<void> {
   const now = deps.now()
   await deps.database.db.transaction(async (tx) => {
     const user = await users.findUserById(tx, userId)
@@ -113,7 +113,7 @@ export async function resendVerification(deps: AccountsDeps, userId: string): Pr
  * Starts a reset: the same answer, the same statements and no password hashing whether or not
  * the address has an account (API.md: no enumeration). The mail goes only to a real account.
  */
-export async function requestPasswordReset(deps: AccountsDeps, email: string): Promise<void> {
+export async function requestPasswordReset (deps: AccountsDeps, email: string): Promise<void> {
   const now = deps.now()
   const { secret, digest } = mintToken('mail')
   const mail = passwordResetMail(email, secret, deps.passwordResetTtlSeconds)
@@ -133,10 +133,10 @@ export async function requestPasswordReset(deps: AccountsDeps, email: string): P
  * so it also verifies it (otherwise, with REQUIRE_EMAIL_VERIFICATION, a user whose verification
  * mail expired could never log in to ask for another).
  */
-export async function confirmPasswordReset(
+export async function confirmPasswordReset (
   deps: AccountsDeps,
   body: { token: string; password: string },
-  request: RequestInfo,
+  request: RequestInfo
 ): Promise<void> {
   const now = deps.now()
   await deps.database.db.transaction(async (tx) => {

@@ -19,10 +19,10 @@ interface TokenOwner {
 }
 
 /** Mints a mailed token (`tsr_mail_`), stores its digest only, and returns the secret for the mail. */
-export async function issueOneTimeToken(
+export async function issueOneTimeToken (
   db: DbOrTx,
   owner: { userId: string; email: string; purpose: OneTimePurpose },
-  options: IssueOptions,
+  options: IssueOptions
 ): Promise<string> {
   const { secret, digest } = mintToken('mail')
   await replaceOneTimeToken(
@@ -34,32 +34,32 @@ export async function issueOneTimeToken(
       tokenHash: digest,
       expiresAt: new Date(options.now.getTime() + options.ttlSeconds * 1000),
     },
-    options.now,
+    options.now
   )
   return secret
 }
 
 /** Queues a verification mail for the user's current address, in the caller's transaction. */
-export async function sendVerificationMail(db: DbOrTx, user: TokenOwner, options: IssueOptions) {
+export async function sendVerificationMail (db: DbOrTx, user: TokenOwner, options: IssueOptions) {
   const token = await issueOneTimeToken(
     db,
     { userId: user.id, email: user.email, purpose: 'email_verification' },
-    options,
+    options
   )
   await enqueueMail(db, verificationMail(user, token, options.ttlSeconds))
 }
 
 /** Queues the mail that confirms a new address; the change waits for that token. */
-export async function sendEmailChangeMail(
+export async function sendEmailChangeMail (
   db: DbOrTx,
   user: TokenOwner,
   newEmail: string,
-  options: IssueOptions,
+  options: IssueOptions
 ) {
   const token = await issueOneTimeToken(
     db,
     { userId: user.id, email: newEmail, purpose: 'email_change' },
-    options,
+    options
   )
   await enqueueMail(db, emailChangeMail(user, newEmail, token, options.ttlSeconds))
 }
@@ -68,11 +68,11 @@ export async function sendEmailChangeMail(
  * Uses a presented mailed token for one of `purposes`. Anything wrong (malformed, another kind,
  * unknown, wrong purpose, used, expired) is `undefined`; a malformed one costs no query.
  */
-export async function useOneTimeToken(
+export async function useOneTimeToken (
   db: DbOrTx,
   presented: string,
   purposes: readonly OneTimePurpose[],
-  now: Date,
+  now: Date
 ) {
   const parsed = parseToken(presented)
   if (parsed?.kind !== 'mail') return undefined

@@ -14,10 +14,10 @@ export const CLI_ACTOR: Actor = { userId: null, tokenId: null, ip: null, userAge
  * Records an administrative change in the caller's transaction, on the affected user's
  * timeline; `data.by` names the acting admin's id, or "cli".
  */
-export async function recordAdminEvent(
+export async function recordAdminEvent (
   tx: DbOrTx,
   actor: Actor,
-  event: { type: EventType; userId: string; data?: Record<string, unknown> },
+  event: { type: EventType; userId: string; data?: Record<string, unknown> }
 ) {
   await recordEvent(tx, {
     type: event.type,

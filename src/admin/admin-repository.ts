@@ -21,11 +21,11 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`)
  * Newest first with id as the tie-break, a stable order for keyset pagination. The position is
  * kept as text because a JavaScript Date would drop created_at's microseconds and skip rows.
  */
-export async function listUsers(db: DbOrTx, query: ListUsersQuery) {
+export async function listUsers (db: DbOrTx, query: ListUsersQuery) {
   const conditions = []
   if (query.after) {
     conditions.push(
-      dsql`(${users.createdAt}, ${users.id}) < (${query.after.createdAt}::timestamptz, ${query.after.id}::uuid)`,
+      dsql`(${users.createdAt}, ${users.id}) < (${query.after.createdAt}::timestamptz, ${query.after.id}::uuid)`
     )
   }
   if (query.search) {
@@ -41,7 +41,7 @@ export async function listUsers(db: DbOrTx, query: ListUsersQuery) {
 }
 
 /** The user row locked for the rest of the transaction, so concurrent admin changes serialise. */
-export async function lockUser(tx: DbOrTx, id: string): Promise<UserRow | undefined> {
+export async function lockUser (tx: DbOrTx, id: string): Promise<UserRow | undefined> {
   const [row] = await tx.select().from(users).where(eq(users.id, id)).for('update')
   return row
 }

@@ -7,7 +7,7 @@ import type { Actor } from './actor.js'
 import { AdminUserEnvelope, ListUsersQuery, ListUsersResponse, UpdateUserBody } from './admin-schemas.js'
 import * as admin from './admin-service.js'
 
-export function adminActor(request: FastifyRequest): Actor {
+export function adminActor (request: FastifyRequest): Actor {
   const auth = authOf(request)
   return { userId: auth.userId, tokenId: auth.tokenId, ...requestInfo(request) }
 }
@@ -28,7 +28,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ListUsersResponse, ...errorResponses(400, 401, 403, 429) },
       },
     },
-    async (request) => admin.listUsers(deps, request.query),
+    async (request) => admin.listUsers(deps, request.query)
   )
 
   app.get(
@@ -44,7 +44,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => ({
       user: admin.toAdminUser(await admin.requireUser(deps.database.db, request.params.id)),
-    }),
+    })
   )
 
   app.patch(
@@ -62,7 +62,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const user = await admin.updateUserAsAdmin(deps, adminActor(request), request.params.id, request.body)
       return { user: admin.toAdminUser(user) }
-    },
+    }
   )
 
   app.delete(
@@ -79,6 +79,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await admin.revokeAllTokensAsAdmin(deps, adminActor(request), request.params.id)
       return reply.code(204).send(null)
-    },
+    }
   )
 }

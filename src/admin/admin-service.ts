@@ -14,18 +14,18 @@ export interface AdminDeps {
   now: () => Date
 }
 
-export function toAdminUser(row: UserRow): AdminUser {
+export function toAdminUser (row: UserRow): AdminUser {
   return { ...toUser(row), disabled: row.disabled }
 }
 
-export async function requireUser(db: DbOrTx, userId: string): Promise<UserRow> {
+export async function requireUser (db: DbOrTx, userId: string): Promise<UserRow> {
   const user = await findUserById(db, userId)
   if (!user) throw new ApiError('not_found', { message: 'No such user.' })
   return user
 }
 
 /** The CLI names users as people do: an email (it has an @, which usernames cannot) or a username. */
-export async function findUserByName(deps: AdminDeps, name: string): Promise<UserRow> {
+export async function findUserByName (deps: AdminDeps, name: string): Promise<UserRow> {
   const login = name.includes('@') ? { email: name } : { username: name }
   const user = await findUserByLogin(deps.database.db, login)
   if (!user) throw new ApiError('not_found', { message: `No user with the username or email "${name}".` })
@@ -35,11 +35,11 @@ export async function findUserByName(deps: AdminDeps, name: string): Promise<Use
 // the cursor is opaque to clients: base64url of the last row's position
 const CURSOR = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?)\|([0-9a-f-]{36})$/
 
-function encodeCursor(position: repo.UserPosition): string {
+function encodeCursor (position: repo.UserPosition): string {
   return Buffer.from(`${position.createdAt}|${position.id}`).toString('base64url')
 }
 
-function decodeCursor(cursor: string): repo.UserPosition {
+function decodeCursor (cursor: string): repo.UserPosition {
   const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString())
   if (!match?.[1] || !match[4]) {
     throw new ApiError('validation_failed', {
@@ -56,7 +56,7 @@ export interface ListUsersInput {
   q?: string | undefined
 }
 
-export async function listUsers(deps: AdminDeps, input: ListUsersInput) {
+export async function listUsers (deps: AdminDeps, input: ListUsersInput) {
   // one row more than asked tells whether another page exists
   const rows = await repo.listUsers(deps.database.db, {
     limit: input.limit + 1,
@@ -82,11 +82,11 @@ export interface UserChanges {
  * transaction. An admin may not demote or disable themselves through the API: that is the
  * one change that could leave nobody able to administer (the CLI can still do it).
  */
-export async function updateUserAsAdmin(
+export async function updateUserAsAdmin (
   deps: AdminDeps,
   actor: Actor,
   userId: string,
-  changes: UserChanges,
+  changes: UserChanges
 ): Promise<UserRow> {
   const selfLockout = actor.userId === userId && (changes.role === 'user' || changes.disabled === true)
   if (selfLockout) {
@@ -97,7 +97,7 @@ export async function updateUserAsAdmin(
     const current = await repo.lockUser(tx, userId)
     if (!current) throw new ApiError('not_found', { message: 'No such user.' })
     const fields = (['role', 'disabled'] as const).filter(
-      (field) => changes[field] !== undefined && changes[field] !== current[field],
+      (field) => changes[field] !== undefined && changes[field] !== current[field]
     )
     if (fields.length === 0) return current
     const updated = (await updateUser(tx, userId, pick(changes, fields), now)) as UserRow
@@ -107,11 +107,11 @@ export async function updateUserAsAdmin(
   })
 }
 
-function pick(changes: UserChanges, fields: readonly ('role' | 'disabled')[]) {
+function pick (changes: UserChanges, fields: readonly ('role' | 'disabled')[]) {
   return Object.fromEntries(fields.map((field) => [field, changes[field]])) as UserChanges
 }
 
-async function revokeAll(tx: DbOrTx, actor: Actor, userId: string, now: Date, reason: string) {
+async function revokeAll (tx: DbOrTx, actor: Actor, userId: string, now: Date, reason: string) {
   const count = await revokeAllUserTokens(tx, userId, now)
   if (count > 0) {
     await recordAdminEvent(tx, actor, { type: 'token.revoked', userId, data: { all: true, count, reason } })
@@ -120,7 +120,7 @@ async function revokeAll(tx: DbOrTx, actor: Actor, userId: string, now: Date, re
 }
 
 /** Revokes every token of a user (a compromised account); returns how many were active. */
-export async function revokeAllTokensAsAdmin(deps: AdminDeps, actor: Actor, userId: string): Promise<number> {
+export async function revokeAllTokensAsAdmin (deps: AdminDeps, actor: Actor, userId: string): Promise<number> {
   const now = deps.now()
   return deps.database.db.transaction(async (tx) => {
     await requireUser(tx, userId)

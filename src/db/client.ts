@@ -19,7 +19,7 @@ export interface Database {
 }
 
 /** Accepts the whole Database or a bare handle, for maintenance functions called from several places. */
-export function dbOf(database: Database | DbOrTx): DbOrTx {
+export function dbOf (database: Database | DbOrTx): DbOrTx {
   return 'close' in database && 'sql' in database ? database.db : database
 }
 
@@ -41,7 +41,7 @@ export interface CreateDbOptions {
  * So the hot path's single statements use a short-pipeline pool (`sql`) and transactions use a
  * default one under drizzle (`db`).
  */
-export function createDb(url: string, options: CreateDbOptions = {}): Database {
+export function createDb (url: string, options: CreateDbOptions = {}): Database {
   const common = {
     max: options.poolSize ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 3,
@@ -70,7 +70,7 @@ const MIGRATION_LOCK_ID = 7_391_001
  * Applies pending migrations on a dedicated single connection holding a session-level advisory
  * lock, so instances starting together run them once, one after the other.
  */
-export async function runMigrations(url: string): Promise<void> {
+export async function runMigrations (url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} })
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`

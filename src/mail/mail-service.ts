@@ -17,7 +17,7 @@ export interface MailTransport {
   close(): void
 }
 
-export function createSmtpTransport(smtpUrl: string): MailTransport {
+export function createSmtpTransport (smtpUrl: string): MailTransport {
   const transporter = nodemailer.createTransport({
     url: smtpUrl,
     // fail an attempt in seconds rather than minutes: the worker retries with backoff
@@ -27,7 +27,7 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
   } as Parameters<typeof nodemailer.createTransport>[0])
   return {
     kind: 'smtp',
-    async send(message) {
+    async send (message) {
       await transporter.sendMail(message)
     },
     close: () => transporter.close(),
@@ -44,13 +44,13 @@ export interface MailLog {
  * local user has no other way to read it. This is a development mode; the server warns at start
  * that it is on, and production sets SMTP_URL (docs/accounts.md).
  */
-export function createLogTransport(log: MailLog): MailTransport {
+export function createLogTransport (log: MailLog): MailTransport {
   return {
     kind: 'log',
-    async send(message) {
+    async send (message) {
       log.info(
         { mail: { to: message.to, subject: message.subject, body: message.text } },
-        'mail (log delivery)',
+        'mail (log delivery)'
       )
     },
     close: () => {},
@@ -76,19 +76,19 @@ const FIRST_RETRY_SECONDS = 30
 const MAX_RETRY_SECONDS = 3600
 
 /** 30 s, 60 s, 120 s, ... capped at an hour: a down SMTP server is not hammered. */
-export function retryDelaySeconds(attempts: number): number {
+export function retryDelaySeconds (attempts: number): number {
   return Math.min(FIRST_RETRY_SECONDS * 2 ** Math.max(0, attempts - 1), MAX_RETRY_SECONDS)
 }
 
 const addSeconds = (date: Date, seconds: number) => new Date(date.getTime() + seconds * 1000)
 
-function describeError(error: unknown): string {
+function describeError (error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
   return message.slice(0, 500)
 }
 
 /** One delivery run: claims due mail, sends each, records the outcome. Safe to run on every instance. */
-export async function deliverPending(db: DbOrTx, options: DeliveryOptions): Promise<DeliveryResult> {
+export async function deliverPending (db: DbOrTx, options: DeliveryOptions): Promise<DeliveryResult> {
   const claimed = await claimDueMail(db, {
     now: options.now,
     leaseUntil: addSeconds(options.now, LEASE_SECONDS),
@@ -103,7 +103,7 @@ export async function deliverPending(db: DbOrTx, options: DeliveryOptions): Prom
   return result
 }
 
-async function deliverOne(db: DbOrTx, mail: MailRow, options: DeliveryOptions): Promise<boolean> {
+async function deliverOne (db: DbOrTx, mail: MailRow, options: DeliveryOptions): Promise<boolean> {
   try {
     await options.transport.send({
       from: options.from,
@@ -124,10 +124,10 @@ async function deliverOne(db: DbOrTx, mail: MailRow, options: DeliveryOptions): 
  * Retention: deletes mail sent more than `retentionDays` before `now` (MAIL_RETENTION_DAYS), and
  * undeliverable mail as old. Returns how many rows went. For the cleanup job and the CLI.
  */
-export async function pruneSentMail(
+export async function pruneSentMail (
   database: Database | DbOrTx,
   retentionDays: number,
-  now: Date,
+  now: Date
 ): Promise<number> {
   const cutoff = addSeconds(now, -retentionDays * 86_400)
   return deleteOldMail(dbOf(database), cutoff, MAX_MAIL_ATTEMPTS)

@@ -12,7 +12,7 @@ export interface OutgoingMail {
  * Queues a mail in the caller's transaction (API.md, Mail): it exists exactly when the change
  * that caused it commits, and the delivery worker sends it afterwards.
  */
-export async function enqueueMail(db: DbOrTx, mail: OutgoingMail): Promise<void> {
+export async function enqueueMail (db: DbOrTx, mail: OutgoingMail): Promise<void> {
   await db.insert(mailOutbox).values(mail)
 }
 
@@ -22,9 +22,9 @@ export async function enqueueMail(db: DbOrTx, mail: OutgoingMail): Promise<void>
  * keeps a claimed mail away from the others while it is being sent, and hands it back if this
  * process dies mid-send.
  */
-export async function claimDueMail(
+export async function claimDueMail (
   db: DbOrTx,
-  options: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number },
+  options: { now: Date; leaseUntil: Date; limit: number; maxAttempts: number }
 ): Promise<MailRow[]> {
   const due = db
     .select({ id: mailOutbox.id })
@@ -33,8 +33,8 @@ export async function claimDueMail(
       and(
         isNull(mailOutbox.sentAt),
         lte(mailOutbox.nextAttemptAt, options.now),
-        lt(mailOutbox.attempts, options.maxAttempts),
-      ),
+        lt(mailOutbox.attempts, options.maxAttempts)
+      )
     )
     .orderBy(asc(mailOutbox.nextAttemptAt))
     .limit(options.limit)
@@ -50,7 +50,7 @@ export async function claimDueMail(
  * Marks a mail delivered and blanks its token line: the recipient has it now, and a live
  * one-time token should not sit in plain text in the table for the retention period.
  */
-export async function markMailSent(db: DbOrTx, id: string, now: Date): Promise<void> {
+export async function markMailSent (db: DbOrTx, id: string, now: Date): Promise<void> {
   await db
     .update(mailOutbox)
     .set({
@@ -62,12 +62,12 @@ export async function markMailSent(db: DbOrTx, id: string, now: Date): Promise<v
     .where(eq(mailOutbox.id, id))
 }
 
-export async function markMailFailed(db: DbOrTx, id: string, error: string, retryAt: Date): Promise<void> {
+export async function markMailFailed (db: DbOrTx, id: string, error: string, retryAt: Date): Promise<void> {
   await db.update(mailOutbox).set({ lastError: error, nextAttemptAt: retryAt }).where(eq(mailOutbox.id, id))
 }
 
 /** Deletes mail sent before `cutoff`, and mail given up on (attempts exhausted) created before it. */
-export async function deleteOldMail(db: DbOrTx, cutoff: Date, maxAttempts: number): Promise<number> {
+export async function deleteOldMail (db: DbOrTx, cutoff: Date, maxAttempts: number): Promise<number> {
   const rows = await db
     .delete(mailOutbox)
     .where(
@@ -76,9 +76,9 @@ export async function deleteOldMail(db: DbOrTx, cutoff: Date, maxAttempts: numbe
         and(
           isNull(mailOutbox.sentAt),
           dsql`${mailOutbox.attempts} >= ${maxAttempts}`,
-          lt(mailOutbox.createdAt, cutoff),
-        ),
-      ),
+          lt(mailOutbox.createdAt, cutoff)
+        )
+      )
     )
     .returning({ id: mailOutbox.id })
   return rows.length

@@ -9,7 +9,7 @@ import type { OutgoingMail } from './outbox-repository.js'
 const SIGNATURE = '-- \nTessera'
 
 /** "48 hours", "30 minutes", "1 hour": how long a token lives, for people. */
-export function describeDuration(seconds: number): string {
+export function describeDuration (seconds: number): string {
   const [value, unit] =
     seconds % 86_400 === 0 && seconds >= 172_800
       ? [seconds / 86_400, 'day']
@@ -19,7 +19,7 @@ export function describeDuration(seconds: number): string {
   return `${value} ${unit}${value === 1 ? '' : 's'}`
 }
 
-function mail(recipient: string, subject: string, paragraphs: string[]): OutgoingMail {
+function mail (recipient: string, subject: string, paragraphs: string[]): OutgoingMail {
   return { recipient, subject, bodyText: [...paragraphs, SIGNATURE].join('\n\n') }
 }
 
@@ -30,7 +30,7 @@ interface Recipient {
   username: string
 }
 
-export function verificationMail(user: Recipient, token: string, ttlSeconds: number): OutgoingMail {
+export function verificationMail (user: Recipient, token: string, ttlSeconds: number): OutgoingMail {
   return mail(user.email, 'Confirm your email address for Tessera', [
     `Hello ${user.username},`,
     `Please confirm that ${user.email} is the address of your Tessera account. Send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
@@ -39,11 +39,11 @@ export function verificationMail(user: Recipient, token: string, ttlSeconds: num
   ])
 }
 
-export function emailChangeMail(
+export function emailChangeMail (
   user: Recipient,
   newEmail: string,
   token: string,
-  ttlSeconds: number,
+  ttlSeconds: number
 ): OutgoingMail {
   return mail(newEmail, 'Confirm your new email address for Tessera', [
     `Hello ${user.username},`,
@@ -53,7 +53,7 @@ export function emailChangeMail(
   ])
 }
 
-export function emailChangedNotice(user: Recipient, previousEmail: string): OutgoingMail {
+export function emailChangedNotice (user: Recipient, previousEmail: string): OutgoingMail {
   return mail(previousEmail, 'Your Tessera email address was changed', [
     `Hello ${user.username},`,
     `The email address of your Tessera account was changed from ${previousEmail} to ${user.email}. Mail about the account now goes to the new address.`,
@@ -62,7 +62,7 @@ export function emailChangedNotice(user: Recipient, previousEmail: string): Outg
 }
 
 /** Addressed by email alone: a reset can be asked for by someone who is not logged in. */
-export function passwordResetMail(email: string, token: string, ttlSeconds: number): OutgoingMail {
+export function passwordResetMail (email: string, token: string, ttlSeconds: number): OutgoingMail {
   return mail(email, 'Reset your Tessera password', [
     'Hello,',
     `Someone asked to reset the password of the Tessera account for ${email}. To choose a new password, send this token with it to POST /v1/auth/password-reset/confirm within ${describeDuration(ttlSeconds)}:`,
@@ -71,7 +71,7 @@ export function passwordResetMail(email: string, token: string, ttlSeconds: numb
   ])
 }
 
-export function passwordResetNotice(user: Recipient): OutgoingMail {
+export function passwordResetNotice (user: Recipient): OutgoingMail {
   return mail(user.email, 'Your Tessera password was reset', [
     `Hello ${user.username},`,
     'The password of your Tessera account was just reset, and every session and personal token of the account was revoked: log in again with the new password.',
@@ -79,7 +79,7 @@ export function passwordResetNotice(user: Recipient): OutgoingMail {
   ])
 }
 
-export function passwordChangedNotice(user: Recipient): OutgoingMail {
+export function passwordChangedNotice (user: Recipient): OutgoingMail {
   return mail(user.email, 'Your Tessera password was changed', [
     `Hello ${user.username},`,
     'The password of your Tessera account was just changed.',
@@ -94,7 +94,7 @@ export interface TokenNoticeDetails {
 }
 
 /** Names the token, never its secret. */
-export function personalTokenCreatedNotice(user: Recipient, token: TokenNoticeDetails): OutgoingMail {
+export function personalTokenCreatedNotice (user: Recipient, token: TokenNoticeDetails): OutgoingMail {
   return mail(user.email, 'A personal token was created for your Tessera account', [
     `Hello ${user.username},`,
     [

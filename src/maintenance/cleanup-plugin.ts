@@ -7,7 +7,7 @@ import { runCleanup } from './cleanup.js'
  * `tessera tokens prune` from cron use that). A run never overlaps the previous one, and closing
  * the app stops the timer and waits for a run in progress, before the pool closes.
  */
-async function cleanupJob(app: FastifyInstance) {
+async function cleanupJob (app: FastifyInstance) {
   const intervalSeconds = app.config.cleanupIntervalSeconds
   if (intervalSeconds === 0) return
   let running: Promise<unknown> | null = null

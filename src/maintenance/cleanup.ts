@@ -49,11 +49,11 @@ export type CleanupResult = { ran: false } | { ran: true; removed: Record<string
  * database one does the work and the others skip this round. The steps themselves use the pool
  * and may commit in batches; the lock spans them all.
  */
-export async function runCleanup(
+export async function runCleanup (
   database: Database,
   config: Config,
   now: Date,
-  options: { logger?: CleanupLogger; steps?: readonly CleanupStep[] } = {},
+  options: { logger?: CleanupLogger; steps?: readonly CleanupStep[] } = {}
 ): Promise<CleanupResult> {
   const connection = await database.sql.reserve()
   try {

@@ -29,7 +29,7 @@ const invalidToken = (code: 'token_invalid' | 'token_expired' | 'token_revoked')
   // RFC 6750 section 3: a presented token that is refused gets error="invalid_token"
   new ApiError(code, { headers: { 'www-authenticate': `${REALM}, error="invalid_token"` } })
 
-export function requestInfo(request: FastifyRequest) {
+export function requestInfo (request: FastifyRequest) {
   return { ip: request.ip ?? null, userAgent: request.headers['user-agent']?.slice(0, 512) ?? null }
 }
 
@@ -44,7 +44,7 @@ export interface AuthenticateOptions {
  * is kept on the request so the rate limiter (registered between this plugin and
  * `authorize`) can count refused tokens by IP before `authorize` answers 401.
  */
-async function authenticate(app: FastifyInstance, options: AuthenticateOptions) {
+async function authenticate (app: FastifyInstance, options: AuthenticateOptions) {
   app.decorateRequest('auth', null)
   app.decorateRequest('authFailure', null)
   app.decorateRequest('authRequirement', undefined)
@@ -72,7 +72,7 @@ async function authenticate(app: FastifyInstance, options: AuthenticateOptions) 
 }
 
 /** Enforces each route's requirement: the stored auth failure, then the scope. */
-async function authorize(app: FastifyInstance) {
+async function authorize (app: FastifyInstance) {
   app.addHook('preHandler', async (request) => {
     const required = request.authRequirement
     if (required === undefined) return
@@ -88,7 +88,7 @@ async function authorize(app: FastifyInstance) {
 }
 
 /** The authenticated caller of a route that declared `config.auth`. */
-export function authOf(request: FastifyRequest): AuthContext {
+export function authOf (request: FastifyRequest): AuthContext {
   if (!request.auth) throw new ApiError('token_missing')
   return request.auth
 }

@@ -18,7 +18,7 @@ export interface ContextOptions {
 }
 
 /** What every feature needs: configuration, the clock and the password hasher. */
-async function context(app: FastifyInstance, options: ContextOptions) {
+async function context (app: FastifyInstance, options: ContextOptions) {
   app.decorate('config', options.config)
   app.decorate('now', options.now)
   app.decorate('passwords', createPasswordHasher(options.config.argon2))

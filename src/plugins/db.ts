@@ -14,7 +14,7 @@ export interface DbPluginOptions {
   closeOnShutdown: boolean
 }
 
-async function dbPlugin(app: FastifyInstance, options: DbPluginOptions) {
+async function dbPlugin (app: FastifyInstance, options: DbPluginOptions) {
   app.decorate('database', options.database)
   if (options.closeOnShutdown) app.addHook('onClose', () => options.database.close())
 }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
 /** OpenAPI 3 generated from the route schemas: /docs (interactive) and /docs/json. */
-async function docs(app: FastifyInstance) {
+async function docs (app: FastifyInstance) {
   await app.register(swagger, {
     // shared schemas (User, Error) keep their $id as their component name
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },

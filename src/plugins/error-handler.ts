@@ -46,7 +46,7 @@ const DATABASE_DOWN = new Set([
 ])
 
 /** True when an error (or its cause, as drizzle wraps driver errors) says the database is unreachable. */
-export function isDatabaseUnavailable(error: unknown): boolean {
+export function isDatabaseUnavailable (error: unknown): boolean {
   for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
     const code = typeof e.code === 'string' ? e.code : ''
     if (DATABASE_DOWN.has(code) || code.startsWith('08')) return true
@@ -61,7 +61,7 @@ interface ValidationIssue {
   params?: { missingProperty?: string }
 }
 
-function validationError(error: FastifyError): ApiError {
+function validationError (error: FastifyError): ApiError {
   const issues = (error.validation ?? []) as ValidationIssue[]
   const details = issues.map((issue) => {
     const missing = issue.params?.missingProperty
@@ -75,7 +75,7 @@ function validationError(error: FastifyError): ApiError {
 }
 
 /** Turns anything thrown into an ApiError; unknown errors become a bare 500 or 503. */
-export function toApiError(error: unknown): ApiError {
+export function toApiError (error: unknown): ApiError {
   if (error instanceof ApiError) return error
   const e = (error ?? {}) as FastifyError
   if (e.validation) return validationError(e)
@@ -88,7 +88,7 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('internal_error')
 }
 
-export function sendError(reply: FastifyReply, error: ApiError) {
+export function sendError (reply: FastifyReply, error: ApiError) {
   if (error.statusCode === 401 && !error.headers['www-authenticate']) {
     reply.header('www-authenticate', 'Bearer realm="tessera"')
   }
@@ -98,7 +98,7 @@ export function sendError(reply: FastifyReply, error: ApiError) {
 const MAX_ECHOED_PATH = 100
 
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
-async function errorHandler(app: FastifyInstance) {
+async function errorHandler (app: FastifyInstance) {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const apiError = toApiError(error)
     if (apiError.statusCode >= 500) {
@@ -115,7 +115,7 @@ async function errorHandler(app: FastifyInstance) {
     const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path
     return sendError(
       reply,
-      new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` }),
+      new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` })
     )
   })
 }

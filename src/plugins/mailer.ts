@@ -23,7 +23,7 @@ declare module 'fastify' {
  * The mail delivery worker: every MAIL_POLL_INTERVAL_SECONDS it sends what the outbox holds.
  * Several instances may run it at once (rows are claimed with SKIP LOCKED).
  */
-async function mailer(app: FastifyInstance) {
+async function mailer (app: FastifyInstance) {
   const { config } = app
   const transport: MailTransport = config.smtpUrl
     ? createSmtpTransport(config.smtpUrl)
@@ -49,8 +49,8 @@ async function mailer(app: FastifyInstance) {
   const timer =
     intervalMs > 0
       ? setInterval(() => {
-          run().catch((error) => app.log.warn({ err: error }, 'mail delivery run failed'))
-        }, intervalMs)
+        run().catch((error) => app.log.warn({ err: error }, 'mail delivery run failed'))
+      }, intervalMs)
       : null
   timer?.unref()
 

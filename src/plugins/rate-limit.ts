@@ -42,7 +42,7 @@ const REDIS_READY_TIMEOUT_MS = 2_000
  * timeout), so requests are served without limits instead of waiting, and keeps reconnecting
  * in the background so limiting resumes by itself. Logs the outage once, not once per request.
  */
-function createRedis(app: FastifyInstance, url: string): Redis {
+function createRedis (app: FastifyInstance, url: string): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -71,7 +71,7 @@ function createRedis(app: FastifyInstance, url: string): Redis {
   return redis
 }
 
-async function waitForRedis(app: FastifyInstance, redis: Redis) {
+async function waitForRedis (app: FastifyInstance, redis: Redis) {
   if (redis.status === 'ready') return
   const ready = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), REDIS_READY_TIMEOUT_MS)
@@ -90,7 +90,7 @@ const isLimited = (request: FastifyRequest) => {
   return route === undefined || route.startsWith('/v1/')
 }
 
-async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOptions) {
+async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOptions) {
   const { config } = app
   const redis = config.redisUrl ? createRedis(app, config.redisUrl) : null
   if (redis) await waitForRedis(app, redis)
@@ -111,8 +111,8 @@ async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOpt
   app.decorate(
     'loginThrottle',
     createLoginThrottle(counter, { maxFailures, failureWindowSeconds }, (error) =>
-      app.log.debug({ err: error }, 'login throttle store unavailable'),
-    ),
+      app.log.debug({ err: error }, 'login throttle store unavailable')
+    )
   )
 
   if (!options.enabled) return
@@ -150,7 +150,7 @@ async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOpt
 
   const limiter = app.rateLimit()
   // a global hook, so it also covers the 404 handler (whose context copies the root's hooks)
-  app.addHook('preHandler', async function limit(request, reply) {
+  app.addHook('preHandler', async function limit (request, reply) {
     if (!isLimited(request)) return
     await limiter.call(this, request, reply)
   })

@@ -28,10 +28,10 @@ export interface LoginThrottle {
 // names are hashed: Redis never holds emails, and any name fits in a short key
 const keyOf = (name: string) => createHash('sha256').update(name.toLowerCase()).digest('base64url')
 
-export function createLoginThrottle(
+export function createLoginThrottle (
   counter: AttemptCounter,
   settings: LoginThrottleSettings,
-  onError: (error: unknown) => void,
+  onError: (error: unknown) => void
 ): LoginThrottle {
   const failOpen = (error: unknown) => {
     // like the request limiter: an unreachable store must not lock everyone out
@@ -39,7 +39,7 @@ export function createLoginThrottle(
     return null
   }
   return {
-    async begin(name) {
+    async begin (name) {
       const key = keyOf(name)
       const state = await counter.add(key).catch(failOpen)
       if (state && state.attempts > settings.maxFailures) {
@@ -55,12 +55,12 @@ export function createLoginThrottle(
 }
 
 // DECR only a live window: on an expired key it would create a count with no expiry
-const DECREMENT_IF_PRESENT = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0`
+const DECREMENT_IF_PRESENT = 'if redis.call(\'exists\', KEYS[1]) == 1 then return redis.call(\'decr\', KEYS[1]) end return 0'
 
 /** Shared by every instance: INCR, with the expiry set by the first attempt only (NX). */
-export function redisAttemptCounter(redis: Redis, prefix: string, windowSeconds: number): AttemptCounter {
+export function redisAttemptCounter (redis: Redis, prefix: string, windowSeconds: number): AttemptCounter {
   return {
-    async add(key) {
+    async add (key) {
       const results = await redis
         .multi()
         .incr(prefix + key)
@@ -73,17 +73,17 @@ export function redisAttemptCounter(redis: Redis, prefix: string, windowSeconds:
       const ttlMs = Number(results[2]?.[1])
       return { attempts, resetInSeconds: Math.ceil(Math.max(ttlMs, 0) / 1000) }
     },
-    async remove(key) {
+    async remove (key) {
       await redis.eval(DECREMENT_IF_PRESENT, 1, prefix + key)
     },
   }
 }
 
 /** One instance's counters, on the injected clock; expired windows are swept as it grows. */
-export function memoryAttemptCounter(
+export function memoryAttemptCounter (
   now: () => Date,
   windowSeconds: number,
-  maxKeys = 100_000,
+  maxKeys = 100_000
 ): AttemptCounter {
   const windows = new Map<string, { attempts: number; endsAtMs: number }>()
   const live = (key: string) => {
@@ -100,7 +100,7 @@ export function memoryAttemptCounter(
     while (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string)
   }
   return {
-    async add(key) {
+    async add (key) {
       let entry = live(key)
       if (entry) entry.attempts += 1
       else {
@@ -113,7 +113,7 @@ export function memoryAttemptCounter(
         resetInSeconds: Math.ceil((entry.endsAtMs - now().getTime()) / 1000),
       }
     },
-    async remove(key) {
+    async remove (key) {
       const entry = live(key)
       if (entry) entry.attempts = Math.max(0, entry.attempts - 1)
     },

@@ -25,7 +25,7 @@ interface Entry {
  * (including "no override") so the hot path does no query, and dropped when any instance (or
  * the CLI) announces a change with NOTIFY.
  */
-export function createOverrideCache(options: OverrideCacheOptions) {
+export function createOverrideCache (options: OverrideCacheOptions) {
   const maxAgeMs = (options.maxAgeSeconds ?? 300) * 1000
   const maxEntries = options.maxEntries ?? 100_000
   // the promise is the entry: concurrent first requests share one query, and a notification
@@ -48,33 +48,33 @@ export function createOverrideCache(options: OverrideCacheOptions) {
   }
 
   return {
-    get(userId: string): Promise<Override | null> {
+    get (userId: string): Promise<Override | null> {
       const entry = entries.get(userId)
       if (entry && options.now().getTime() - entry.loadedAtMs < maxAgeMs) return entry.value
       return load(userId)
     },
 
-    invalidate(userId: string) {
+    invalidate (userId: string) {
       entries.delete(userId)
     },
 
     /** Subscribes to changes; every (re)connection of the listener starts from an empty cache. */
-    async start() {
+    async start () {
       const subscription = await options.sql.listen(
         OVERRIDES_CHANNEL,
         (userId) => entries.delete(userId),
         // a notification sent while the listener was disconnected is lost: forget everything
-        () => entries.clear(),
+        () => entries.clear()
       )
       unlisten = subscription.unlisten
     },
 
-    async close() {
+    async close () {
       entries.clear()
       await unlisten?.().catch((error: unknown) => options.onError?.(error))
     },
 
-    get size() {
+    get size () {
       return entries.size
     },
   }

@@ -12,20 +12,20 @@ export interface Override {
 }
 
 /** The hot path's only query for limits (once per user, then cached): raw postgres.js. */
-export async function findOverride(sql: Sql, userId: string): Promise<Override | null> {
+export async function findOverride (sql: Sql, userId: string): Promise<Override | null> {
   const rows = await sql<Override[]>`
     select max, window_seconds as "windowSeconds" from rate_limit_overrides where user_id = ${userId}`
   return rows[0] ?? null
 }
 
-export async function upsertOverride(db: DbOrTx, userId: string, override: Override, now: Date) {
+export async function upsertOverride (db: DbOrTx, userId: string, override: Override, now: Date) {
   await db
     .insert(rateLimitOverrides)
     .values({ userId, ...override, updatedAt: now })
     .onConflictDoUpdate({ target: rateLimitOverrides.userId, set: { ...override, updatedAt: now } })
 }
 
-export async function deleteOverride(db: DbOrTx, userId: string): Promise<boolean> {
+export async function deleteOverride (db: DbOrTx, userId: string): Promise<boolean> {
   const rows = await db
     .delete(rateLimitOverrides)
     .where(eq(rateLimitOverrides.userId, userId))
@@ -33,7 +33,7 @@ export async function deleteOverride(db: DbOrTx, userId: string): Promise<boolea
   return rows.length > 0
 }
 
-export async function readOverride(db: DbOrTx, userId: string): Promise<Override | null> {
+export async function readOverride (db: DbOrTx, userId: string): Promise<Override | null> {
   const [row] = await db
     .select({ max: rateLimitOverrides.max, windowSeconds: rateLimitOverrides.windowSeconds })
     .from(rateLimitOverrides)
@@ -45,6 +45,6 @@ export async function readOverride(db: DbOrTx, userId: string): Promise<Override
  * NOTIFY inside the caller's transaction: PostgreSQL delivers it only at commit, so no instance
  * drops its cached entry before the change is visible (and none hears of a rolled-back one).
  */
-export async function notifyOverrideChanged(db: DbOrTx, userId: string): Promise<void> {
+export async function notifyOverrideChanged (db: DbOrTx, userId: string): Promise<void> {
   await db.execute(dsql`select pg_notify(${OVERRIDES_CHANNEL}, ${userId})`)
 }

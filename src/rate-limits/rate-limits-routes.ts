@@ -28,7 +28,7 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.rateLimitBudget ??
         rateLimits.resolveLimit(deps.settings, auth.role, await app.overrideCache.get(auth.userId))
       )
-    },
+    }
   )
 
   app.get(
@@ -42,7 +42,7 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: RateLimitView, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
-    async (request) => rateLimits.getUserLimit(deps, request.params.id),
+    async (request) => rateLimits.getUserLimit(deps, request.params.id)
   )
 
   app.put(
@@ -62,7 +62,7 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // this instance at once; the others when the NOTIFY reaches them, milliseconds later
       app.overrideCache.invalidate(request.params.id)
       return limit
-    },
+    }
   )
 
   app.delete(
@@ -80,6 +80,6 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await rateLimits.clearUserLimit(deps, adminActor(request), request.params.id)
       app.overrideCache.invalidate(request.params.id)
       return reply.code(204).send(null)
-    },
+    }
   )
 }

@@ -18,19 +18,18 @@ export interface EffectiveLimit {
 export type RateLimitSettings = Config['rateLimit']
 
 /** API.md's resolution, first match: the user's override, the role's default, RATE_LIMIT_MAX. */
-export function resolveLimit(
+export function resolveLimit (
   settings: RateLimitSettings,
   role: Role,
-  override: Override | null,
+  override: Override | null
 ): EffectiveLimit {
   if (override) return { ...override, source: 'user' }
-  if (role === 'admin')
-    return { max: settings.adminMax, windowSeconds: settings.windowSeconds, source: 'role' }
+  if (role === 'admin') { return { max: settings.adminMax, windowSeconds: settings.windowSeconds, source: 'role' } }
   return { max: settings.max, windowSeconds: settings.windowSeconds, source: 'default' }
 }
 
 /** Requests without an authenticated user (no token, or a refused one) share their IP's budget. */
-export function anonymousLimit(settings: RateLimitSettings): EffectiveLimit {
+export function anonymousLimit (settings: RateLimitSettings): EffectiveLimit {
   return { max: settings.anonMax, windowSeconds: settings.windowSeconds, source: 'default' }
 }
 
@@ -41,17 +40,17 @@ export interface RateLimitsDeps {
 }
 
 /** Read from the database, not the cache: an operator checking a limit sees what is stored. */
-export async function getUserLimit(deps: RateLimitsDeps, userId: string): Promise<EffectiveLimit> {
+export async function getUserLimit (deps: RateLimitsDeps, userId: string): Promise<EffectiveLimit> {
   const user = await requireUser(deps.database.db, userId)
   return resolveLimit(deps.settings, user.role, await repo.readOverride(deps.database.db, userId))
 }
 
 /** Sets an override; every instance hears of it at commit and applies it on the next request. */
-export async function setUserLimit(
+export async function setUserLimit (
   deps: RateLimitsDeps,
   actor: Actor,
   userId: string,
-  override: Override,
+  override: Override
 ): Promise<EffectiveLimit> {
   await deps.database.db.transaction(async (tx) => {
     await requireUser(tx, userId)
@@ -63,7 +62,7 @@ export async function setUserLimit(
 }
 
 /** Removes an override (back to the role or default limit); idempotent. */
-export async function clearUserLimit(deps: RateLimitsDeps, actor: Actor, userId: string): Promise<void> {
+export async function clearUserLimit (deps: RateLimitsDeps, actor: Actor, userId: string): Promise<void> {
   await deps.database.db.transaction(async (tx) => {
     await requireUser(tx, userId)
     if (!(await repo.deleteOverride(tx, userId))) return

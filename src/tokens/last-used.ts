@@ -18,7 +18,7 @@ export interface LastUsedRecorderOptions {
  * flushed in one batched UPDATE every few seconds and on shutdown. A token whose stored
  * lastUsedAt is under a minute old is not queued at all, so a busy token costs one write a minute.
  */
-export function createLastUsedRecorder(options: LastUsedRecorderOptions) {
+export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
   const pending = new Map<string, LastUse>()
   let flushing: Promise<void> = Promise.resolve()
 
@@ -36,19 +36,20 @@ export function createLastUsedRecorder(options: LastUsedRecorderOptions) {
   timer.unref()
 
   return {
-    record(tokenId: string, storedLastUsedAt: Date | null, ip: string | null): void {
+    record (tokenId: string, storedLastUsedAt: Date | null, ip: string | null): void {
       const now = options.now()
       if (storedLastUsedAt && now.getTime() - storedLastUsedAt.getTime() < LAST_USED_PRECISION_MS) return
       if (pending.has(tokenId)) return
       pending.set(tokenId, { tokenId, at: now, ip })
-      if (pending.size >= MAX_PENDING) void flush()
+      // flush() never rejects (it reports errors through onError)
+      if (pending.size >= MAX_PENDING) flush()
     },
     flush,
-    async close(): Promise<void> {
+    async close (): Promise<void> {
       clearInterval(timer)
       await flush()
     },
-    get pendingCount() {
+    get pendingCount () {
       return pending.size
     },
   }

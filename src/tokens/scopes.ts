@@ -5,7 +5,7 @@ export type Role = 'user' | 'admin'
 const USER_SCOPES: readonly Scope[] = ['profile:read', 'profile:write', 'tokens:read', 'tokens:write']
 
 /** Every scope a role allows: `admin` only for admins. */
-export function scopesForRole(role: Role): readonly Scope[] {
+export function scopesForRole (role: Role): readonly Scope[] {
   return role === 'admin' ? SCOPES : USER_SCOPES
 }
 
@@ -14,7 +14,7 @@ export function scopesForRole(role: Role): readonly Scope[] {
  * a personal token holds what it was given, narrowed by the role as it is today (so a demoted
  * admin's tokens lose `admin` on their next request).
  */
-export function effectiveScopes(kind: string, tokenScopes: readonly string[], role: Role): Set<Scope> {
+export function effectiveScopes (kind: string, tokenScopes: readonly string[], role: Role): Set<Scope> {
   const allowed = scopesForRole(role)
   if (kind === 'session') return new Set(allowed)
   return new Set(allowed.filter((scope) => tokenScopes.includes(scope)))

@@ -18,7 +18,7 @@ export const TOKEN_PATTERN = /(?<![A-Za-z0-9_-])tsr_(?:sess|pat|mail)_[A-Za-z0-9
 
 const PARSE = /^tsr_(sess|pat|mail)_([A-Za-z0-9_-]{43})([A-Za-z0-9_-]{6})$/
 const KIND_BY_TAG = Object.fromEntries(
-  Object.entries(TOKEN_KINDS).map(([kind, tag]) => [tag, kind]),
+  Object.entries(TOKEN_KINDS).map(([kind, tag]) => [tag, kind])
 ) as Record<string, TokenKind>
 
 export interface MintedToken {
@@ -33,24 +33,24 @@ export interface ParsedToken {
   digest: Buffer
 }
 
-function checksum(payload: string): string {
+function checksum (payload: string): string {
   const bytes = Buffer.alloc(4)
   bytes.writeUInt32BE(crc32(payload))
   return bytes.toString('base64url')
 }
 
-export function digestToken(secret: string): Buffer {
+export function digestToken (secret: string): Buffer {
   return createHash('sha256').update(secret).digest()
 }
 
-export function mintToken(kind: TokenKind, random: (size: number) => Buffer = randomBytes): MintedToken {
+export function mintToken (kind: TokenKind, random: (size: number) => Buffer = randomBytes): MintedToken {
   const payload = `tsr_${TOKEN_KINDS[kind]}_${random(SECRET_BYTES).toString('base64url')}`
   const secret = payload + checksum(payload)
   return { secret, digest: digestToken(secret) }
 }
 
 /** Returns null for anything that is not a well-formed token with a valid checksum. */
-export function parseToken(candidate: string): ParsedToken | null {
+export function parseToken (candidate: string): ParsedToken | null {
   const match = PARSE.exec(candidate)
   if (!match) return null
   const [, tag = '', body = '', sum = ''] = match

@@ -30,7 +30,7 @@ const toDate = (ms: number | null) => (ms === null ? null : new Date(ms))
  * ones returning strings on any client it wraps, and a string compared with a Date (expiry!)
  * is silently always false.
  */
-export async function findTokenForAuth(sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
+export async function findTokenForAuth (sql: Sql, digest: Buffer): Promise<TokenForAuth | undefined> {
   const [row] = await sql<TokenForAuthRow[]>`
     select t.id, t.user_id as "userId", t.kind, t.scopes, t.revoked, u.role, u.disabled,
            (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs",
@@ -63,7 +63,7 @@ export interface NewTokenRow {
   lastUsedIp: string | null
 }
 
-export async function insertToken(db: DbOrTx, row: NewTokenRow) {
+export async function insertToken (db: DbOrTx, row: NewTokenRow) {
   const [inserted] = await db.insert(authTokens).values(row).returning()
   if (!inserted) throw new Error('insert into auth_tokens returned no row')
   return inserted
@@ -72,7 +72,7 @@ export async function insertToken(db: DbOrTx, row: NewTokenRow) {
 const active = (now: Date) =>
   and(eq(authTokens.revoked, false), or(isNull(authTokens.expiresAt), gt(authTokens.expiresAt, now)))
 
-export function listActiveTokens(db: DbOrTx, userId: string, now: Date) {
+export function listActiveTokens (db: DbOrTx, userId: string, now: Date) {
   return db
     .select()
     .from(authTokens)
@@ -81,7 +81,7 @@ export function listActiveTokens(db: DbOrTx, userId: string, now: Date) {
 }
 
 /** Active tokens of one kind, oldest first, locked so that concurrent logins see one another's count. */
-export function lockActiveTokens(tx: DbOrTx, userId: string, now: Date) {
+export function lockActiveTokens (tx: DbOrTx, userId: string, now: Date) {
   return tx
     .select({ id: authTokens.id, kind: authTokens.kind })
     .from(authTokens)
@@ -90,7 +90,7 @@ export function lockActiveTokens(tx: DbOrTx, userId: string, now: Date) {
     .for('update')
 }
 
-export async function revokeTokensByIds(db: DbOrTx, ids: string[], now: Date): Promise<number> {
+export async function revokeTokensByIds (db: DbOrTx, ids: string[], now: Date): Promise<number> {
   if (ids.length === 0) return 0
   const rows = await db
     .update(authTokens)
@@ -100,11 +100,11 @@ export async function revokeTokensByIds(db: DbOrTx, ids: string[], now: Date): P
   return rows.length
 }
 
-export async function revokeAllUserTokens(
+export async function revokeAllUserTokens (
   db: DbOrTx,
   userId: string,
   now: Date,
-  exceptTokenId?: string,
+  exceptTokenId?: string
 ): Promise<number> {
   const conditions = [eq(authTokens.userId, userId), eq(authTokens.revoked, false)]
   if (exceptTokenId) conditions.push(dsql`${authTokens.id} <> ${exceptTokenId}`)
@@ -116,7 +116,7 @@ export async function revokeAllUserTokens(
   return rows.length
 }
 
-export async function revokeTokenByDigest(db: DbOrTx, digest: Buffer, now: Date) {
+export async function revokeTokenByDigest (db: DbOrTx, digest: Buffer, now: Date) {
   const rows = await db
     .update(authTokens)
     .set({ revoked: true, revokedAt: now })
@@ -137,7 +137,7 @@ export interface LastUse {
  * in a lock wait, so it can neither deadlock with a multi-row revocation (Laravel Sanctum
  * issues #207, #574) nor delay one; a skipped record is at most a minute of lastUsedAt precision.
  */
-export async function recordLastUses(sql: Sql, uses: LastUse[]): Promise<void> {
+export async function recordLastUses (sql: Sql, uses: LastUse[]): Promise<void> {
   if (uses.length === 0) return
   await sql`
     with u as (
@@ -162,7 +162,7 @@ const prunable = (cutoff: Date) =>
  * The same, at most `batchSize` rows at a time: a large backlog is then pruned without one long
  * transaction holding many row locks.
  */
-export async function pruneTokensBatch(db: DbOrTx, cutoff: Date, batchSize: number): Promise<number> {
+export async function pruneTokensBatch (db: DbOrTx, cutoff: Date, batchSize: number): Promise<number> {
   const doomed = db.select({ id: authTokens.id }).from(authTokens).where(prunable(cutoff)).limit(batchSize)
   const rows = await db
     .delete(authTokens)
@@ -172,7 +172,7 @@ export async function pruneTokensBatch(db: DbOrTx, cutoff: Date, batchSize: numb
 }
 
 /** One of the user's tokens, locked, whether or not it is still active. */
-export async function lockUserToken(tx: DbOrTx, userId: string, tokenId: string) {
+export async function lockUserToken (tx: DbOrTx, userId: string, tokenId: string) {
   const [row] = await tx
     .select({ id: authTokens.id, revoked: authTokens.revoked })
     .from(authTokens)

@@ -29,7 +29,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ message: Type.Literal('pong') }), ...errorResponses(401, 429) },
       },
     },
-    async () => ({ message: 'pong' as const }),
+    async () => ({ message: 'pong' as const })
   )
 
   app.post(
@@ -55,7 +55,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         })
       })
       return reply.code(204).send(null)
-    },
+    }
   )
 
   app.post(
@@ -72,7 +72,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await logoutAll(app.database, authOf(request), { request: requestInfo(request), now: app.now() })
       return reply.code(204).send(null)
-    },
+    }
   )
 
   app.get(
@@ -86,7 +86,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TokenList, ...errorResponses(401, 403, 429) },
       },
     },
-    async (request) => ({ tokens: await listTokens(app.database, authOf(request), app.now()) }),
+    async (request) => ({ tokens: await listTokens(app.database, authOf(request), app.now()) })
   )
 
   app.post(
@@ -112,7 +112,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .code(201)
         .headers(NO_STORE)
         .send({ token: created.secret, tokenInfo: toTokenView(created.row, auth.tokenId) })
-    },
+    }
   )
 
   app.delete(
@@ -133,7 +133,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         now: app.now(),
       })
       return reply.code(204).send(null)
-    },
+    }
   )
 
   app.post(
@@ -152,6 +152,6 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         now: app.now(),
       })
       return reply.code(202).send({ status: 'accepted' as const })
-    },
+    }
   )
 }

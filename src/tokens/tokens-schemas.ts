@@ -24,7 +24,7 @@ export const TokenSchema = Type.Object(
     userAgent: Type.Union([Type.String(), Type.Null()]),
     current: Type.Boolean({ description: 'True for the token that made this request' }),
   },
-  { $id: 'Token' },
+  { $id: 'Token' }
 )
 export type TokenView = Static<typeof TokenSchema>
 
@@ -38,7 +38,7 @@ export const CreateTokenBody = Type.Object({
       minimum: MIN_TOKEN_LIFETIME_DAYS,
       maximum: MAX_TOKEN_LIFETIME_DAYS,
       default: DEFAULT_TOKEN_LIFETIME_DAYS,
-    }),
+    })
   ),
 })
 export type CreateTokenBody = Static<typeof CreateTokenBody>

@@ -39,7 +39,7 @@ export type Verification =
  * Checks a presented bearer token: a bad token is a value, not an exception.
  * One query at most; none when the format or checksum is wrong.
  */
-export async function verifyToken(database: Database, presented: string, now: Date): Promise<Verification> {
+export async function verifyToken (database: Database, presented: string, now: Date): Promise<Verification> {
   const parsed = parseToken(presented)
   if (!parsed || parsed.kind === 'mail') return { ok: false, code: 'token_invalid' }
   const token = await repo.findTokenForAuth(database.sql, parsed.digest)
@@ -72,11 +72,11 @@ export interface SessionOptions {
  * Issues a session token. Past the per-user cap, the oldest session tokens are revoked; the
  * user's active tokens are locked first so that concurrent logins cannot overshoot the cap.
  */
-export async function issueSessionToken(
+export async function issueSessionToken (
   tx: DbOrTx,
   userId: string,
   role: Role,
-  options: SessionOptions,
+  options: SessionOptions
 ): Promise<NewToken> {
   // serialises with logout-all and password changes: see lockUserById
   await lockUserById(tx, userId)
@@ -87,7 +87,7 @@ export async function issueSessionToken(
     await repo.revokeTokensByIds(
       tx,
       oldestSessions.map((t) => t.id),
-      options.now,
+      options.now
     )
   }
   const { secret, digest } = mintToken('session')
@@ -107,7 +107,7 @@ export async function issueSessionToken(
 const DAY_MS = 86_400_000
 const PRUNE_BATCH_SIZE = 10_000
 
-export function toTokenView(row: AuthTokenRow, currentTokenId: string): TokenView {
+export function toTokenView (row: AuthTokenRow, currentTokenId: string): TokenView {
   return {
     id: row.id,
     name: row.name,
@@ -123,12 +123,12 @@ export function toTokenView(row: AuthTokenRow, currentTokenId: string): TokenVie
 }
 
 /** The caller's active tokens, newest first (served by auth_tokens_user_active_idx). */
-export async function listTokens(database: Database, auth: AuthContext, now: Date): Promise<TokenView[]> {
+export async function listTokens (database: Database, auth: AuthContext, now: Date): Promise<TokenView[]> {
   const rows = await repo.listActiveTokens(database.db, auth.userId, now)
   return rows.map((row) => toTokenView(row, auth.tokenId))
 }
 
-async function lockUser(tx: Tx, userId: string): Promise<UserRow> {
+async function lockUser (tx: Tx, userId: string): Promise<UserRow> {
   const user = await lockUserById(tx, userId)
   // the token was valid a moment ago; its user can only vanish if deleted meanwhile
   if (!user) throw new ApiError('token_revoked')
@@ -139,7 +139,7 @@ async function lockUser(tx: Tx, userId: string): Promise<UserRow> {
  * A token never holds a scope its user's role does not allow, nor one the token creating it
  * lacks (a `tokens:write`-only token must not mint itself `profile:write`). Refused, never narrowed.
  */
-function assertGrantable(requested: readonly Scope[], role: Role, creator: AuthContext): void {
+function assertGrantable (requested: readonly Scope[], role: Role, creator: AuthContext): void {
   const allowed = scopesForRole(role)
   const beyondRole = requested.filter((scope) => !allowed.includes(scope))
   if (beyondRole.length > 0) {
@@ -162,11 +162,11 @@ export interface CreatePersonalTokenOptions {
 }
 
 /** Creates a personal token (shown once); its owner is told by mail, without the secret. */
-export async function createPersonalToken(
+export async function createPersonalToken (
   database: Database,
   creator: AuthContext,
   body: CreateTokenBody,
-  options: CreatePersonalTokenOptions,
+  options: CreatePersonalTokenOptions
 ): Promise<NewToken> {
   const { now } = options
   return database.db.transaction(async (tx) => {
@@ -204,11 +204,11 @@ export async function createPersonalToken(
 }
 
 /** Revokes one of the caller's tokens; unknown or someone else's → 404; already revoked → no-op. */
-export async function revokeOwnToken(
+export async function revokeOwnToken (
   database: Database,
   auth: AuthContext,
   tokenId: string,
-  options: { request: RequestInfo; now: Date },
+  options: { request: RequestInfo; now: Date }
 ): Promise<void> {
   await database.db.transaction(async (tx) => {
     const token = await repo.lockUserToken(tx, auth.userId, tokenId)
@@ -230,10 +230,10 @@ export async function revokeOwnToken(
  * racing it either committed first (and its token is revoked here) or waits and issues its token
  * after this commits: no token created before logout-all commits survives it.
  */
-export async function logoutAll(
+export async function logoutAll (
   database: Database,
   auth: AuthContext,
-  options: { request: RequestInfo; now: Date },
+  options: { request: RequestInfo; now: Date }
 ): Promise<number> {
   return database.db.transaction(async (tx) => {
     await lockUser(tx, auth.userId)
@@ -253,10 +253,10 @@ export async function logoutAll(
  * Anyone may kill a leaked token without logging in. The caller learns nothing: the answer is the
  * same whether the string was a live token, a dead one or no token at all.
  */
-export async function revokeLeakedToken(
+export async function revokeLeakedToken (
   database: Database,
   presented: string,
-  options: { request: RequestInfo; now: Date },
+  options: { request: RequestInfo; now: Date }
 ): Promise<void> {
   const parsed = parseToken(presented)
   // mail tokens live in one_time_tokens and are single-use and short-lived anyway
@@ -278,10 +278,10 @@ export async function revokeLeakedToken(
  * Deletes tokens expired or revoked more than `retentionDays` ago, in batches; returns how many.
  * Used by the periodic cleanup job and by `tessera tokens prune`.
  */
-export async function pruneExpiredTokens(
+export async function pruneExpiredTokens (
   database: Database,
   retentionDays: number,
-  now: Date,
+  now: Date
 ): Promise<number> {
   const cutoff = new Date(now.getTime() - retentionDays * DAY_MS)
   let total = 0
@@ -292,6 +292,6 @@ export async function pruneExpiredTokens(
   }
 }
 
-export async function revokeToken(db: DbOrTx, tokenId: string, now: Date): Promise<void> {
+export async function revokeToken (db: DbOrTx, tokenId: string, now: Date): Promise<void> {
   await repo.revokeTokensByIds(db, [tokenId], now)
 }

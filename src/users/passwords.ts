@@ -14,7 +14,7 @@ export const PASSWORD_MIN_LENGTH = 8
 export const PASSWORD_MAX_LENGTH = 1024
 
 /** Hashing and verification run on libuv's thread pool, so a login never stalls other requests. */
-export function createPasswordHasher(cost: Argon2Cost) {
+export function createPasswordHasher (cost: Argon2Cost) {
   const options = {
     algorithm: ARGON2ID,
     memoryCost: cost.memoryKib,
@@ -57,13 +57,13 @@ export type PasswordHasher = ReturnType<typeof createPasswordHasher>
 const COMMON_PASSWORDS = new Set(
   dictionary['passwords-common']
     .filter((word) => word.length >= PASSWORD_MIN_LENGTH)
-    .map((w) => w.toLowerCase()),
+    .map((w) => w.toLowerCase())
 )
 
 /** API.md's password rules beyond length (length is the schema's job); null when acceptable. */
-export function passwordProblem(
+export function passwordProblem (
   password: string,
-  identity: { username: string; email: string },
+  identity: { username: string; email: string }
 ): string | null {
   const lowered = password.toLowerCase()
   if (COMMON_PASSWORDS.has(lowered)) return 'is too common; choose a less guessable password'

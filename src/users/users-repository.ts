@@ -3,7 +3,7 @@ import type { DbOrTx } from '../db/client.js'
 import { type UserRow, users } from '../db/schema.js'
 
 /** PostgreSQL unique-violation (23505) on one of the users' unique constraints, or null. */
-export function uniqueViolation(error: unknown): 'email' | 'username' | null {
+export function uniqueViolation (error: unknown): 'email' | 'username' | null {
   const cause = (error as { cause?: { code?: string; constraint_name?: string } })?.cause ?? error
   const { code, constraint_name: constraint } = cause as { code?: string; constraint_name?: string }
   if (code !== '23505') return null
@@ -12,9 +12,9 @@ export function uniqueViolation(error: unknown): 'email' | 'username' | null {
   return null
 }
 
-export async function insertUser(
+export async function insertUser (
   db: DbOrTx,
-  values: { email: string; username: string; passwordHash: string },
+  values: { email: string; username: string; passwordHash: string }
 ): Promise<UserRow> {
   const [row] = await db.insert(users).values(values).returning()
   if (!row) throw new Error('insert into users returned no row')
@@ -22,25 +22,25 @@ export async function insertUser(
 }
 
 /** citext columns: `eq` is case-insensitive. */
-export async function findUserByLogin(db: DbOrTx, login: { username?: string; email?: string }) {
+export async function findUserByLogin (db: DbOrTx, login: { username?: string; email?: string }) {
   const condition =
     login.email !== undefined ? eq(users.email, login.email) : eq(users.username, login.username ?? '')
   const [row] = await db.select().from(users).where(condition).limit(1)
   return row
 }
 
-export async function findUserById(db: DbOrTx, id: string): Promise<UserRow | undefined> {
+export async function findUserById (db: DbOrTx, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1)
   return row
 }
 
-export async function updateUser(
+export async function updateUser (
   db: DbOrTx,
   id: string,
   changes: Partial<
     Pick<UserRow, 'username' | 'email' | 'passwordHash' | 'role' | 'disabled' | 'emailVerifiedAt'>
   >,
-  now: Date,
+  now: Date
 ): Promise<UserRow | undefined> {
   const [row] = await db
     .update(users)
@@ -55,7 +55,7 @@ export async function updateUser(
  * (login, personal tokens, logout-all, password change), so that each of these sees the others'
  * committed effects. NO KEY UPDATE does not block the foreign-key checks of inserts elsewhere.
  */
-export async function lockUserById(tx: DbOrTx, id: string): Promise<UserRow | undefined> {
+export async function lockUserById (tx: DbOrTx, id: string): Promise<UserRow | undefined> {
   const [row] = await tx.select().from(users).where(eq(users.id, id)).for('no key update')
   return row
 }

@@ -38,7 +38,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const user = await users.registerUser(deps, request.body, requestInfo(request))
       return reply.code(201).send({ user: users.toUser(user) })
-    },
+    }
   )
 
   app.post(
@@ -72,7 +72,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
           maxActiveTokensPerUser: config.maxActiveTokensPerUser,
           requireEmailVerification: config.requireEmailVerification,
         },
-        requestInfo(request),
+        requestInfo(request)
       )
       return reply.headers(NO_STORE).send({
         token: token.secret,
@@ -81,7 +81,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         expiresAt: (token.row.expiresAt as Date).toISOString(),
         user: users.toUser(user),
       })
-    },
+    }
   )
 
   app.get(
@@ -95,7 +95,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: UserEnvelope, ...errorResponses(401, 403, 429) },
       },
     },
-    async (request) => ({ user: users.toUser(await users.getUser(deps, authOf(request).userId)) }),
+    async (request) => ({ user: users.toUser(await users.getUser(deps, authOf(request).userId)) })
   )
 
   app.patch(
@@ -117,7 +117,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tokenId: auth.tokenId,
       })
       return { user: users.toUser(user) }
-    },
+    }
   )
 
   app.put(
@@ -139,6 +139,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tokenId: auth.tokenId,
       })
       return reply.code(204).send(null)
-    },
+    }
   )
 }

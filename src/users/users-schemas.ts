@@ -17,7 +17,7 @@ export const UserSchema = Type.Object(
     emailVerified: Type.Boolean(),
     createdAt: Timestamp,
   },
-  { $id: 'User' },
+  { $id: 'User' }
 )
 export type User = Static<typeof UserSchema>
 

@@ -30,7 +30,7 @@ export interface UsersDeps {
 const mailTtl = (deps: UsersDeps) =>
   deps.emailVerificationTtlSeconds ?? DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS
 
-export function toUser(row: UserRow): User {
+export function toUser (row: UserRow): User {
   return {
     id: row.id,
     email: row.email,
@@ -41,17 +41,17 @@ export function toUser(row: UserRow): User {
   }
 }
 
-export function conflictError(error: unknown): ApiError | null {
+export function conflictError (error: unknown): ApiError | null {
   const field = repo.uniqueViolation(error)
   if (field === 'email') return new ApiError('email_taken')
   if (field === 'username') return new ApiError('username_taken')
   return null
 }
 
-export function assertPasswordAllowed(
+export function assertPasswordAllowed (
   password: string,
   identity: { username: string; email: string },
-  field = 'password',
+  field = 'password'
 ) {
   const problem = passwordProblem(password, identity)
   if (problem) {
@@ -62,10 +62,10 @@ export function assertPasswordAllowed(
   }
 }
 
-export async function registerUser(
+export async function registerUser (
   deps: UsersDeps,
   body: RegisterBody,
-  request: RequestInfo,
+  request: RequestInfo
 ): Promise<UserRow> {
   assertPasswordAllowed(body.password, body)
   const passwordHash = await deps.passwords.hash(body.password)
@@ -92,11 +92,11 @@ export interface LoginResult {
   token: NewToken
 }
 
-export async function login(
+export async function login (
   deps: UsersDeps,
   body: LoginBody,
   options: LoginOptions,
-  request: RequestInfo,
+  request: RequestInfo
 ): Promise<LoginResult> {
   const { db } = deps.database
   // before any lookup or password check: the answer is the same for unknown names and right passwords
@@ -116,8 +116,7 @@ export async function login(
   await notAFailure?.()
   // only after a correct password, so these answers reveal nothing to a guesser
   if (found.disabled) throw new ApiError('account_disabled')
-  if (options.requireEmailVerification && found.emailVerifiedAt === null)
-    throw new ApiError('email_unverified')
+  if (options.requireEmailVerification && found.emailVerifiedAt === null) { throw new ApiError('email_unverified') }
 
   const rehash = deps.passwords.needsRehash(found.passwordHash)
     ? await deps.passwords.hash(body.password)
@@ -138,7 +137,7 @@ export async function login(
   return { user: found, token }
 }
 
-export async function getUser(deps: UsersDeps, userId: string): Promise<UserRow> {
+export async function getUser (deps: UsersDeps, userId: string): Promise<UserRow> {
   const user = await repo.findUserById(deps.database.db, userId)
   if (!user) throw new ApiError('not_found')
   return user
@@ -149,11 +148,11 @@ export async function getUser(deps: UsersDeps, userId: string): Promise<UserRow>
  * must not move the account to another mailbox) and only takes effect when the mail sent to the
  * new address is confirmed (POST /v1/auth/verify-email).
  */
-export async function updateMe(
+export async function updateMe (
   deps: UsersDeps,
   userId: string,
   body: UpdateMeBody,
-  request: RequestInfo & { tokenId: string },
+  request: RequestInfo & { tokenId: string }
 ): Promise<UserRow> {
   const current = await getUser(deps, userId)
   const newEmail = await emailChangeToStart(deps, current, body)
@@ -171,10 +170,10 @@ export async function updateMe(
 }
 
 /** The address to change to, after the checks that need no transaction; null when there is none. */
-async function emailChangeToStart(
+async function emailChangeToStart (
   deps: UsersDeps,
   user: UserRow,
-  body: UpdateMeBody,
+  body: UpdateMeBody
 ): Promise<string | null> {
   if (body.email === undefined && body.currentPassword === undefined) return null
   if (body.email === undefined || body.currentPassword === undefined) {
@@ -194,12 +193,12 @@ async function emailChangeToStart(
   return body.email
 }
 
-async function changeUsername(
+async function changeUsername (
   tx: Tx,
   deps: UsersDeps,
   user: UserRow,
   username: string,
-  request: RequestInfo & { tokenId: string },
+  request: RequestInfo & { tokenId: string }
 ): Promise<UserRow> {
   const updated = await repo.updateUser(tx, user.id, { username }, deps.now())
   if (!updated) throw new ApiError('not_found')
@@ -207,12 +206,12 @@ async function changeUsername(
   return updated
 }
 
-async function startEmailChange(
+async function startEmailChange (
   tx: Tx,
   deps: UsersDeps,
   user: UserRow,
   newEmail: string,
-  request: RequestInfo & { tokenId: string },
+  request: RequestInfo & { tokenId: string }
 ) {
   await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() })
   await recordEvent(tx, {
@@ -227,11 +226,11 @@ async function startEmailChange(
  * The current password is checked under the user's row lock, so of two concurrent changes made
  * with the same current password exactly one succeeds; the other gets 403 invalid_credentials.
  */
-export async function changePassword(
+export async function changePassword (
   deps: UsersDeps,
   userId: string,
   body: ChangePasswordBody,
-  request: RequestInfo & { tokenId: string },
+  request: RequestInfo & { tokenId: string }
 ): Promise<void> {
   await deps.database.db.transaction(async (tx) => {
     const user = await repo.lockUserById(tx, userId)

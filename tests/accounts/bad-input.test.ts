@@ -73,7 +73,7 @@ describe('bad input on the account routes', () => {
         payload: '{"token":',
       })
       expectError(broken, 400, 'invalid_json')
-    },
+    }
   )
 
   it.each([

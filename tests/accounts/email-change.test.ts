@@ -31,7 +31,7 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
       .json()
       .events.map((event: { type: string }) => event.type)
     expect(types).toEqual(
-      expect.arrayContaining(['email.change_requested', 'user.updated', 'email.verified']),
+      expect.arrayContaining(['email.change_requested', 'user.updated', 'email.verified'])
     )
   })
 
@@ -67,13 +67,13 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
     const onlyEmail = expectError(
       await patchMe(session, { email: 'a@example.com' }),
       400,
-      'validation_failed',
+      'validation_failed'
     )
     expect(onlyEmail.details).toEqual([{ path: '/currentPassword', message: expect.any(String) }])
     const onlyPassword = expectError(
       await patchMe(session, { currentPassword: user.password }),
       400,
-      'validation_failed',
+      'validation_failed'
     )
     expect(onlyPassword.details).toEqual([{ path: '/email', message: expect.any(String) }])
   })

@@ -15,7 +15,7 @@ const confirm = (token: string, password = 'A-brand-new-passphrase-1') =>
     payload: { token, password },
   })
 
-async function resetToken(email: string) {
+async function resetToken (email: string) {
   expect((await requestReset(email)).statusCode).toBe(202)
   return latestToken(t.context.app, email, RESET_SUBJECT)
 }
@@ -56,7 +56,7 @@ describe('password reset', () => {
     expect(unknown.headers['content-type']).toBe(known.headers['content-type'])
     expect(await mailsTo(t.context.app, 'nobody@example.com')).toEqual([])
     expect(
-      await t.context.app.database.sql`select 1 from one_time_tokens where email = 'nobody@example.com'`,
+      await t.context.app.database.sql`select 1 from one_time_tokens where email = 'nobody@example.com'`
     ).toHaveLength(0)
   })
 
@@ -96,7 +96,7 @@ describe('password reset', () => {
     expect((await confirm(await resetToken(alice.email))).statusCode).toBe(204)
     expect((await login(t.context.app, bob)).token).toBeTruthy()
     expect(
-      (await login(t.context.app, { username: alice.username, password: 'A-brand-new-passphrase-1' })).token,
+      (await login(t.context.app, { username: alice.username, password: 'A-brand-new-passphrase-1' })).token
     ).toBeTruthy()
   })
 
@@ -119,7 +119,7 @@ describe('password reset', () => {
     const user = await createUser(t.context.app)
     expect((await confirm(await resetToken(user.email))).statusCode).toBe(204)
     expect(
-      (await login(t.context.app, { username: user.username, password: 'A-brand-new-passphrase-1' })).token,
+      (await login(t.context.app, { username: user.username, password: 'A-brand-new-passphrase-1' })).token
     ).toBeTruthy()
   })
 })

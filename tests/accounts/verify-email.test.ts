@@ -9,7 +9,7 @@ const t = useTestApp({ now: clock.now })
 const verify = (token: unknown) =>
   t.context.app.inject({ method: 'POST', url: '/v1/auth/verify-email', payload: { token } })
 
-function expectInvalidToken(response: Parameters<typeof expectError>[0]) {
+function expectInvalidToken (response: Parameters<typeof expectError>[0]) {
   const body = expectError(response, 400, 'validation_failed')
   expect(body.details).toEqual([{ path: '/token', message: expect.stringMatching(/invalid, expired/) }])
 }
@@ -125,7 +125,7 @@ describe('email verification', () => {
     expectError(
       await t.context.app.inject({ method: 'POST', url: '/v1/me/verify-email' }),
       401,
-      'token_missing',
+      'token_missing'
     )
   })
 

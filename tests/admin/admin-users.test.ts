@@ -6,7 +6,7 @@ import { bearer, createLoggedInUser, createUser, expectError, login } from '../h
 const t = useTestApp()
 const MISSING_ID = '00000000-0000-4000-8000-000000000000'
 
-async function asAdmin() {
+async function asAdmin () {
   const admin = await createLoggedInAdmin(t.context.app, t.context.db.database)
   const call = (method: 'GET' | 'PATCH' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
     t.context.app.inject({
@@ -95,7 +95,7 @@ describe('GET /v1/admin/users', () => {
     expectError(
       await admin.call('GET', `/v1/admin/users?${query.slice(0, 20_000)}`),
       400,
-      'validation_failed',
+      'validation_failed'
     )
   })
 })
@@ -180,7 +180,7 @@ describe('GET and PATCH /v1/admin/users/:id', () => {
     expectError(
       await admin.call('PATCH', `/v1/admin/users/${MISSING_ID}`, { role: 'user' }),
       404,
-      'not_found',
+      'not_found'
     )
     const broken = await t.context.app.inject({
       method: 'PATCH',
@@ -202,7 +202,7 @@ describe('DELETE /v1/admin/users/:id/tokens', () => {
       expectError(
         await t.context.app.inject({ url: '/v1/ping', headers: bearer(presented) }),
         401,
-        'token_revoked',
+        'token_revoked'
       )
     }
     const [event] = await t.context.db.database.sql`
@@ -233,7 +233,7 @@ describe('/v1/admin/users/:id/rate-limit', () => {
     expectError(
       await admin.call('PUT', `/v1/admin/users/${user.id}/rate-limit`, body),
       400,
-      'validation_failed',
+      'validation_failed'
     )
   })
 

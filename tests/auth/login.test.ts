@@ -36,7 +36,7 @@ describe('POST /v1/auth/login', () => {
       payload: { username: 'nobody_here', password: 'not-the-password' },
     })
     expect(expectError(wrong, 401, 'invalid_credentials')).toEqual(
-      expectError(unknown, 401, 'invalid_credentials'),
+      expectError(unknown, 401, 'invalid_credentials')
     )
     expect(wrong.headers['www-authenticate']).toBe('Bearer realm="tessera"')
   })

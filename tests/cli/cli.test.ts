@@ -8,13 +8,13 @@ const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url))
 const t = useTestApp()
 
 /** Runs `tessera` as an operator would: a separate process on the test database. */
-function tessera(...args: string[]) {
+function tessera (...args: string[]) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
       { env: { PATH: process.env.PATH, ...TEST_ENV, DATABASE_URL: t.context.db.url }, timeout: 30_000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
     )
   })
 }
@@ -75,11 +75,11 @@ describe('the tessera CLI', () => {
       expectError(
         await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) }),
         429,
-        'rate_limited',
-      ),
+        'rate_limited'
+      )
     )
     expect((await tessera('rate-limit', 'set', user.username, '--max', 'unlimited')).stdout).toContain(
-      'unlimited (override)',
+      'unlimited (override)'
     )
     expect((await tessera('rate-limit', 'show', user.username)).stdout).toContain('unlimited (override)')
     const cleared = await tessera('rate-limit', 'clear', user.username)
@@ -100,7 +100,7 @@ describe('the tessera CLI', () => {
     expect(pruned.stderr).toBe('')
     expect(pruned.code).toBe(0)
     expect(pruned.stdout).toBe(
-      '1 deleted: tokens expired or revoked more than TOKEN_RETENTION_DAYS days ago.\n',
+      '1 deleted: tokens expired or revoked more than TOKEN_RETENTION_DAYS days ago.\n'
     )
     expect(await t.context.db.database.sql`select id from auth_tokens`).toEqual([])
   })

@@ -5,7 +5,7 @@ import { bearer, createLoggedInUser, createUser, expectError, login } from '../h
 
 const t = useTestApp()
 
-async function createAdmin() {
+async function createAdmin () {
   const admin = await createUser(t.context.app)
   await t.context.app.database.sql`update users set role = 'admin' where id = ${admin.id}`
   return { ...admin, ...(await login(t.context.app, admin)) }
@@ -113,7 +113,7 @@ describe('GET /v1/admin/events', () => {
     async (query) => {
       const admin = await createAdmin()
       expectError(await get(`/v1/admin/events?${query}`, admin.token), 400, 'validation_failed')
-    },
+    }
   )
 })
 

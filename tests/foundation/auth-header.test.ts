@@ -8,7 +8,7 @@ const t = useTestApp()
 
 const INVALID_TOKEN = 'Bearer realm="tessera", error="invalid_token"'
 
-async function expectRefused(headers: Record<string, string>, code: string, wwwAuthenticate: string) {
+async function expectRefused (headers: Record<string, string>, code: string, wwwAuthenticate: string) {
   for (const url of ['/v1/ping', '/v1/me']) {
     const response = await t.context.app.inject({ url, headers })
     expectError(response, 401, code)
@@ -113,7 +113,7 @@ describe('the Authorization header', () => {
     const response = await t.context.app.inject({ url: '/v1/me', headers: bearer(token) })
     expectError(response, 403, 'insufficient_scope')
     expect(response.headers['www-authenticate']).toBe(
-      'Bearer realm="tessera", error="insufficient_scope", scope="profile:read"',
+      'Bearer realm="tessera", error="insufficient_scope", scope="profile:read"'
     )
     expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })).statusCode).toBe(200)
   })

@@ -24,7 +24,7 @@ describe('OpenAPI docs', () => {
         '/v1/ping',
         '/v1/auth/logout',
         '/health',
-      ]),
+      ])
     )
     const login = doc.paths['/v1/auth/login'].post
     expect(login.requestBody.content['application/json'].schema.properties).toHaveProperty('password')

@@ -22,7 +22,7 @@ describe('unknown routes', () => {
     'answers 400 validation_failed in the error shape for the malformed URL %s',
     async (url) => {
       expectError(await t.context.app.inject({ url }), 400, 'validation_failed')
-    },
+    }
   )
 
   it('answers 404 for a method the route does not have', async () => {
@@ -65,7 +65,7 @@ describe('request bodies', () => {
     expectError(
       await post('/v1/auth/login', payload, { 'content-type': 'application/json' }),
       400,
-      'invalid_json',
+      'invalid_json'
     )
   })
 
@@ -81,7 +81,7 @@ describe('request bodies', () => {
     expectError(
       await post('/v1/auth/login', payload, { 'content-type': 'application/json' }),
       413,
-      'payload_too_large',
+      'payload_too_large'
     )
   })
 
@@ -121,7 +121,7 @@ describe('request bodies', () => {
     const register = await post(
       '/v1/auth/register',
       JSON.stringify({ email: 'nul@example.com', username: 'nul_user', password }),
-      { 'content-type': 'application/json' },
+      { 'content-type': 'application/json' }
     )
     expect(register.statusCode).toBe(201)
     const login = await post('/v1/auth/login', JSON.stringify({ username: 'nul_user', password }), {
@@ -157,6 +157,7 @@ describe('internal errors', () => {
       await t.context.db.database.sql`select password_hash from no_such_table`
     })
     app.get('/test/non-error', async () => {
+      // eslint-disable-next-line no-throw-literal -- the point: something thrown that is not an Error
       throw { weird: 'object', password: 'hunter2' }
     })
     await app.ready()

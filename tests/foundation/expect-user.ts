@@ -3,7 +3,7 @@ import { expect } from 'vitest'
 const USER_KEYS = ['createdAt', 'email', 'emailVerified', 'id', 'role', 'username']
 
 /** Asserts API.md's User object exactly: these keys and no other (never a password or hash). */
-export function expectUser(user: unknown, expected: Partial<Record<string, unknown>> = {}) {
+export function expectUser (user: unknown, expected: Partial<Record<string, unknown>> = {}) {
   expect(Object.keys(user as object).sort()).toEqual(USER_KEYS)
   expect(user).toMatchObject({
     id: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -15,7 +15,7 @@ export function expectUser(user: unknown, expected: Partial<Record<string, unkno
 }
 
 /** No response may ever carry a password hash, under any spelling. */
-export function expectNoSecrets(body: string, ...secrets: string[]) {
+export function expectNoSecrets (body: string, ...secrets: string[]) {
   expect(body).not.toMatch(/password_?hash|\$argon2/i)
   for (const secret of secrets) expect(body).not.toContain(secret)
 }

@@ -51,7 +51,7 @@ describe('POST /v1/auth/login: body rules', () => {
     const body = expectError(
       await loginWith({ ...identity(user), password: user.password }),
       400,
-      'validation_failed',
+      'validation_failed'
     )
     expect(body.details).toEqual([
       expect.objectContaining({ path: expect.stringMatching(/^\/(username|email)$/) }),
@@ -78,7 +78,7 @@ describe('POST /v1/auth/login: body rules', () => {
   it('upgrades a hash made with older cost parameters at the next login', async () => {
     const user = await createUser(t.context.app)
     const old = await createPasswordHasher({ memoryKib: 2048, timeCost: 1, parallelism: 1 }).hash(
-      user.password,
+      user.password
     )
     await t.context.db.database.sql`update users set password_hash = ${old} where id = ${user.id}`
     const response = await loginWith({ username: user.username, password: user.password })
@@ -95,12 +95,12 @@ describe('POST /v1/auth/login: body rules', () => {
     expectError(
       await loginWith({ username: user.username, password: 'wrong-password-x' }),
       401,
-      'invalid_credentials',
+      'invalid_credentials'
     )
     expectError(
       await loginWith({ username: user.username, password: user.password }),
       403,
-      'account_disabled',
+      'account_disabled'
     )
   })
 
@@ -110,7 +110,7 @@ describe('POST /v1/auth/login: body rules', () => {
     expectError(
       await loginWith({ username: user.username, password: user.password }),
       403,
-      'email_unverified',
+      'email_unverified'
     )
     await t.context.db.database.sql`update users set email_verified_at = now() where id = ${user.id}`
     const ok = await loginWith({ username: user.username, password: user.password })

@@ -109,7 +109,7 @@ describe('GET /v1/ping and POST /v1/auth/logout', () => {
     }
     // only the presenting token
     expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(other.token) })).statusCode).toBe(
-      200,
+      200
     )
   })
 })
@@ -138,8 +138,8 @@ describe('concurrent registrations', () => {
     const payload = { email: 'race@example.com', username: 'racer', password: 'Race-condition-42' }
     const responses = await Promise.all(
       [payload, { ...payload, email: 'RACE@example.com', username: 'RACER' }].map((p) =>
-        t.context.app.inject({ method: 'POST', url: '/v1/auth/register', payload: p }),
-      ),
+        t.context.app.inject({ method: 'POST', url: '/v1/auth/register', payload: p })
+      )
     )
     const statuses = responses.map((r) => r.statusCode).sort()
     expect(statuses).toEqual([201, 409])

@@ -27,7 +27,7 @@ describe('runMigrations', () => {
       const tables = await sql`
         select table_name from information_schema.tables where table_schema = 'public' order by 1`
       expect(tables.map((t) => t.table_name)).toEqual(
-        expect.arrayContaining(['auth_tokens', 'mail_outbox', 'one_time_tokens', 'security_events', 'users']),
+        expect.arrayContaining(['auth_tokens', 'mail_outbox', 'one_time_tokens', 'security_events', 'users'])
       )
       const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`
       const journal = await import('../../drizzle/meta/_journal.json', { with: { type: 'json' } })

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
 import { bearer, createLoggedInUser, expectError } from '../helpers/factories.js'
 
 /** A TCP proxy in front of PostgreSQL that a test can cut and restore, as a network outage would. */
-function createProxy(target: { host: string; port: number }) {
+function createProxy (target: { host: string; port: number }) {
   const sockets = new Set<Socket>()
   const pairs = new Set<[Socket, Socket]>()
   let server: Server | null = null
@@ -18,10 +18,10 @@ function createProxy(target: { host: string; port: number }) {
     socket.on('error', () => socket.destroy())
   }
   return {
-    get port() {
+    get port () {
       return port
     },
-    async start() {
+    async start () {
       server = createServer((client) => {
         const upstream = connect(target.port, target.host)
         track(client)
@@ -36,7 +36,7 @@ function createProxy(target: { host: string; port: number }) {
       if (typeof address === 'object' && address) port = address.port
     },
     /** A partition: connections stay open but no byte gets through (nothing is refused). */
-    stall() {
+    stall () {
       for (const [client, upstream] of pairs) {
         client.unpipe(upstream)
         upstream.unpipe(client)
@@ -46,7 +46,7 @@ function createProxy(target: { host: string; port: number }) {
       server?.removeAllListeners('connection')
       server?.on('connection', (socket: Socket) => track(socket))
     },
-    async cut() {
+    async cut () {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
       server = null

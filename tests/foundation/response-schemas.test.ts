@@ -32,14 +32,14 @@ describe('response schemas', () => {
   it('are declared for the success status of every documented route', async () => {
     const doc = (await t.context.app.inject({ url: '/docs/json' })).json()
     const operations = Object.entries(
-      doc.paths as Record<string, Record<string, { responses?: object }>>,
+      doc.paths as Record<string, Record<string, { responses?: object }>>
     ).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })))
     expect(operations.length).toBeGreaterThanOrEqual(7)
     for (const { path, method, op } of operations) {
       const statuses = Object.keys(op.responses ?? {})
       expect(
         statuses.some((s) => s.startsWith('2')),
-        `${method} ${path}`,
+        `${method} ${path}`
       ).toBe(true)
     }
   })

@@ -37,7 +37,7 @@ beforeAll(async () => {
   await waitForHealth(20_000)
 }, 30_000)
 
-async function waitForHealth(timeoutMs: number) {
+async function waitForHealth (timeoutMs: number) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const response = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null)
@@ -67,7 +67,7 @@ const api = (path: string, init: { method?: string; body?: unknown; token?: stri
  * Sends the headers now (with `expect: 100-continue`, so `accepted` resolves once the server has
  * taken the request in) and the body when `finish()` is called.
  */
-function startSlowRequest(path: string, body: unknown) {
+function startSlowRequest (path: string, body: unknown) {
   const payload = Buffer.from(JSON.stringify(body))
   const req = request({
     host: '127.0.0.1',
@@ -86,11 +86,11 @@ function startSlowRequest(path: string, body: unknown) {
           text += chunk
         })
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }),
+          resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection })
         )
       })
       req.on('error', reject)
-    },
+    }
   )
   const accepted = new Promise<void>((resolve) => req.on('continue', () => resolve()))
   req.flushHeaders()

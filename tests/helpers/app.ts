@@ -16,7 +16,7 @@ export const TEST_ENV: Record<string, string> = {
   MAIL_POLL_INTERVAL_SECONDS: '0',
 }
 
-export function testConfig(env: Record<string, string> = {}): Config {
+export function testConfig (env: Record<string, string> = {}): Config {
   return loadConfig({ ...TEST_ENV, ...env })
 }
 
@@ -29,7 +29,7 @@ export interface TestAppOptions {
 }
 
 /** Builds an app on the given database (not owning it: the test closes the database). */
-export async function buildTestApp(database: Database, options: Omit<TestAppOptions, 'database'> = {}) {
+export async function buildTestApp (database: Database, options: Omit<TestAppOptions, 'database'> = {}) {
   const app = await buildApp({
     config: testConfig(options.env),
     database,
@@ -46,7 +46,7 @@ export async function buildTestApp(database: Database, options: Omit<TestAppOpti
  * and the tables emptied between tests so that every test starts from nothing.
  * `context.app` is ready in every test; `setup({ env })` rebuilds it with other configuration.
  */
-export function useTestApp(options: Omit<TestAppOptions, 'database'> = {}) {
+export function useTestApp (options: Omit<TestAppOptions, 'database'> = {}) {
   const context = {} as { app: FastifyInstance; db: TestDatabase }
   beforeAll(async () => {
     context.db = await createTestDatabase()
@@ -76,6 +76,6 @@ export function useTestApp(options: Omit<TestAppOptions, 'database'> = {}) {
   return { context, setup }
 }
 
-export async function truncateAll(database: Database) {
+export async function truncateAll (database: Database) {
   await database.sql`truncate users, auth_tokens, rate_limit_overrides, one_time_tokens, mail_outbox, security_events cascade`
 }

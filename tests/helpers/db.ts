@@ -9,14 +9,14 @@ export interface TestDatabase {
   drop(): Promise<void>
 }
 
-function withDatabase(serverUrl: string, name: string): string {
+function withDatabase (serverUrl: string, name: string): string {
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   return url.toString()
 }
 
 /** A fresh, migrated database of its own (a clone of the run's template), so tests never share state. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase (): Promise<TestDatabase> {
   const serverUrl = inject('serverUrl')
   const name = `tessera_test_${randomBytes(6).toString('hex')}`
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
@@ -30,7 +30,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     url,
     database,
-    async drop() {
+    async drop () {
       await database.close()
       const cleanup = postgres(serverUrl, { max: 1, onnotice: () => {} })
       try {

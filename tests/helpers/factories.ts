@@ -11,9 +11,9 @@ export interface TestUser {
 
 let counter = 0
 
-export async function createUser(
+export async function createUser (
   app: FastifyInstance,
-  overrides: Partial<Omit<TestUser, 'id'>> = {},
+  overrides: Partial<Omit<TestUser, 'id'>> = {}
 ): Promise<TestUser> {
   counter += 1
   const suffix = `${counter}${randomBytes(3).toString('hex')}`
@@ -32,9 +32,9 @@ export interface LoggedIn {
   tokenId: string
 }
 
-export async function login(
+export async function login (
   app: FastifyInstance,
-  user: Pick<TestUser, 'username' | 'password'>,
+  user: Pick<TestUser, 'username' | 'password'>
 ): Promise<LoggedIn> {
   const response = await app.inject({
     method: 'POST',
@@ -46,9 +46,9 @@ export async function login(
   return { token: body.token, tokenId: body.tokenId }
 }
 
-export async function createLoggedInUser(
+export async function createLoggedInUser (
   app: FastifyInstance,
-  overrides: Partial<Omit<TestUser, 'id'>> = {},
+  overrides: Partial<Omit<TestUser, 'id'>> = {}
 ) {
   const user = await createUser(app, overrides)
   return { user, ...(await login(app, user)) }
@@ -57,16 +57,16 @@ export async function createLoggedInUser(
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 /** Asserts API.md's error shape and returns the body. */
-export function expectError(
+export function expectError (
   response: { statusCode: number; json: () => unknown; headers: Record<string, unknown> },
   statusCode: number,
-  code: string,
+  code: string
 ) {
   const body = response.json() as Record<string, unknown>
   expect(response.statusCode, JSON.stringify(body)).toBe(statusCode)
   expect(body).toMatchObject({ statusCode, code, error: expect.any(String), message: expect.any(String) })
   expect(
-    Object.keys(body).every((key) => ['statusCode', 'error', 'code', 'message', 'details'].includes(key)),
+    Object.keys(body).every((key) => ['statusCode', 'error', 'code', 'message', 'details'].includes(key))
   ).toBe(true)
   expect(String(response.headers['content-type'])).toMatch(/^application\/json/)
   return body

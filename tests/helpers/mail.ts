@@ -13,21 +13,21 @@ export interface OutboxMail {
 }
 
 /** Every mail in the outbox for one recipient, oldest first. */
-export async function mailsTo(app: FastifyInstance, recipient: string): Promise<OutboxMail[]> {
+export async function mailsTo (app: FastifyInstance, recipient: string): Promise<OutboxMail[]> {
   return app.database.sql<OutboxMail[]>`
     select id, recipient, subject, body_text as "bodyText", sent_at as "sentAt", attempts,
            last_error as "lastError"
     from mail_outbox where lower(recipient) = lower(${recipient}) order by created_at, id`
 }
 
-export function tokenIn(bodyText: string): string {
+export function tokenIn (bodyText: string): string {
   const match = /^token: (\S+)$/m.exec(bodyText)
   expect(match, bodyText).not.toBeNull()
   return match?.[1] as string
 }
 
 /** The token of the newest mail to `recipient` whose subject matches. */
-export async function latestToken(app: FastifyInstance, recipient: string, subject: RegExp): Promise<string> {
+export async function latestToken (app: FastifyInstance, recipient: string, subject: RegExp): Promise<string> {
   const mails = (await mailsTo(app, recipient)).filter((mail) => subject.test(mail.subject))
   const last = mails.at(-1)
   expect(last, `no mail to ${recipient} matching ${subject}`).toBeDefined()
@@ -35,14 +35,14 @@ export async function latestToken(app: FastifyInstance, recipient: string, subje
 }
 
 /** A settable clock for `useTestApp({ now })`; `reset()` puts it back to the real time. */
-export function createClock() {
+export function createClock () {
   let current = Date.now()
   return {
     now: () => new Date(current),
-    reset() {
+    reset () {
       current = Date.now()
     },
-    advanceSeconds(seconds: number) {
+    advanceSeconds (seconds: number) {
       current += seconds * 1000
     },
   }

@@ -8,10 +8,10 @@ export interface PersonalToken {
 }
 
 /** Creates a personal token through the API (POST /v1/me/tokens) with the given scopes. */
-export async function createPersonalToken(
+export async function createPersonalToken (
   app: FastifyInstance,
   authToken: string,
-  body: { name?: string; scopes: string[]; expiresInDays?: number },
+  body: { name?: string; scopes: string[]; expiresInDays?: number }
 ): Promise<PersonalToken> {
   const response = await app.inject({
     method: 'POST',
@@ -24,7 +24,7 @@ export async function createPersonalToken(
   return { token: created.token, id: created.tokenInfo.id }
 }
 
-export async function listTokens(app: FastifyInstance, authToken: string) {
+export async function listTokens (app: FastifyInstance, authToken: string) {
   const response = await app.inject({ url: '/v1/me/tokens', headers: bearer(authToken) })
   expect(response.statusCode, response.body).toBe(200)
   return response.json().tokens as Array<Record<string, unknown> & { id: string }>

@@ -15,13 +15,13 @@ interface Received {
 }
 
 /** A real SMTP server on localhost, recording what it receives. */
-async function startSmtp(port = 0) {
+async function startSmtp (port = 0) {
   const received: Received[] = []
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
-    onData(stream, session, callback) {
+    onData (stream, session, callback) {
       const chunks: Buffer[] = []
       stream.on('data', (chunk: Buffer) => chunks.push(chunk))
       stream.on('end', () => {
@@ -40,23 +40,23 @@ async function startSmtp(port = 0) {
   return {
     received,
     port: address.port,
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }
 
-function decodeQuotedPrintable(data: string): string {
+function decodeQuotedPrintable (data: string): string {
   return data
     .replace(/=\r\n/g, '')
     .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
 }
 
 /** A port nothing listens on (taken, then released). */
-async function freePort(): Promise<number> {
+async function freePort (): Promise<number> {
   const probe: Server = createServer()
   probe.listen(0, '127.0.0.1')
   await once(probe, 'listening')
   const { port } = probe.address() as { port: number }
-  await new Promise((done) => probe.close(done))
+  await new Promise((resolve) => probe.close(resolve))
   return port
 }
 
@@ -69,7 +69,7 @@ beforeEach(() => clock.reset())
  * A delivery run with the app's clock `secondsAhead` of the real time: mail is queued at the
  * database's now(), which a clock that stands still would fall behind.
  */
-function deliver(secondsAhead = 1) {
+function deliver (secondsAhead = 1) {
   clock.reset()
   clock.advanceSeconds(secondsAhead)
   return t.context.app.mailer.deliverPending()
@@ -145,8 +145,8 @@ describe('mail delivery', () => {
     const delivered: string[] = []
     const transport: MailTransport = {
       kind: 'log',
-      async send(message) {
-        await new Promise((done) => setTimeout(done, 5))
+      async send (message) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
         delivered.push(message.to)
       },
       close: () => {},

@@ -12,7 +12,7 @@ const t = useTestApp({
 const ping = (app: FastifyInstance, token: string, remoteAddress?: string) =>
   app.inject({ url: '/v1/ping', headers: bearer(token), ...(remoteAddress ? { remoteAddress } : {}) })
 
-async function exhaust(app: FastifyInstance, token: string, times: number) {
+async function exhaust (app: FastifyInstance, token: string, times: number) {
   for (let i = 0; i < times; i++) expect((await ping(app, token)).statusCode).toBe(200)
 }
 
@@ -99,7 +99,7 @@ describe('anonymous budgets per IP', () => {
       expectError(
         await t.context.app.inject({ url: '/v1/ping', headers: { 'x-forwarded-for': forwarded } }),
         401,
-        'token_missing',
+        'token_missing'
       )
     }
     const spoofed = await t.context.app.inject({ url: '/v1/ping', headers: { 'x-forwarded-for': '3.3.3.3' } })
@@ -112,7 +112,7 @@ describe('anonymous budgets per IP', () => {
       expectError(
         await t.context.app.inject({ url: '/v1/ping', headers: { 'x-forwarded-for': forwarded } }),
         401,
-        'token_missing',
+        'token_missing'
       )
     }
     const third = await t.context.app.inject({ url: '/v1/ping', headers: { 'x-forwarded-for': '1.1.1.1' } })

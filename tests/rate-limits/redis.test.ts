@@ -17,7 +17,7 @@ afterEach(async () => {
 })
 
 /** Two instances on one database and one Redis, sharing counters (the same key prefix). */
-async function twoInstances() {
+async function twoInstances () {
   const rateLimit = { keyPrefix: `tessera-test:${randomBytes(6).toString('hex')}:` }
   const options = { env: { REDIS_URL, ...LIMITS }, rateLimit }
   const a = await buildTestApp(t.context.db.database, options)
@@ -77,7 +77,7 @@ describe('with Redis, across instances', () => {
 })
 
 /** A TCP proxy in front of Redis that the test can cut and restore, as a network failure would. */
-async function redisProxy() {
+async function redisProxy () {
   const target = new URL(REDIS_URL)
   const sockets = new Set<Socket>()
   let server: Server | null = null
@@ -114,7 +114,7 @@ describe('when Redis goes away', () => {
     const logs: { level: number; msg: string }[] = []
     const logger = (await import('pino')).default(
       { level: 'info' },
-      { write: (line: string) => logs.push(JSON.parse(line)) },
+      { write: (line: string) => logs.push(JSON.parse(line)) }
     )
     const app = await buildApp({
       config: testConfig({ ...LIMITS, REDIS_URL: proxy.url(), LOG_LEVEL: 'info' }),

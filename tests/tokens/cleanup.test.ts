@@ -15,7 +15,7 @@ const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000)
 const iso = (date: Date | null) => date?.toISOString() ?? null
 
 /** One token row per case, with the given expiry and revocation times; returns their names left. */
-async function insertCases() {
+async function insertCases () {
   const { user } = await createLoggedInUser(t.context.app)
   const { sql } = t.context.db.database
   const cases: Array<[string, Date | null, Date | null]> = [
@@ -34,7 +34,7 @@ async function insertCases() {
   }
   return async () =>
     (await sql<{ name: string }[]>`select name from auth_tokens where kind = 'personal' order by name`).map(
-      (r) => r.name,
+      (r) => r.name
     )
 }
 
@@ -94,7 +94,7 @@ describe('runCleanup', () => {
   it('of concurrent runs, those that find the lock taken skip; the tokens are pruned once', async () => {
     await insertCases()
     const results = await Promise.all(
-      Array.from({ length: 4 }, () => runCleanup(t.context.db.database, testConfig(), NOW)),
+      Array.from({ length: 4 }, () => runCleanup(t.context.db.database, testConfig(), NOW))
     )
     const removed = results.map((r) => (r.ran ? r.removed.tokens : 0))
     expect(removed.reduce<number>((sum, n) => sum + (n ?? 0), 0)).toBe(2)

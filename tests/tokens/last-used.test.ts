@@ -16,17 +16,17 @@ afterEach(async () => {
 })
 
 /** An instance whose clock reads `at`; closing it flushes the recorder (the shutdown path). */
-async function instanceAt(at: Date) {
+async function instanceAt (at: Date) {
   const app = await buildTestApp(t.context.db.database, { now: () => at })
   extra.push(app)
   return app
 }
 
-async function useToken(app: FastifyInstance, token: string, times: number) {
+async function useToken (app: FastifyInstance, token: string, times: number) {
   const responses = await Promise.all(
     Array.from({ length: times }, () =>
-      app.inject({ url: '/v1/ping', headers: bearer(token), remoteAddress: IP }),
-    ),
+      app.inject({ url: '/v1/ping', headers: bearer(token), remoteAddress: IP })
+    )
   )
   for (const response of responses) expect(response.statusCode).toBe(200)
 }
@@ -94,7 +94,7 @@ describe('lastUsedAt and lastUsedIp', () => {
 
   it('writes the last uses of many tokens in one batched UPDATE', async () => {
     const tokens = await Promise.all(
-      Array.from({ length: 5 }, async () => (await createLoggedInUser(t.context.app)).token),
+      Array.from({ length: 5 }, async () => (await createLoggedInUser(t.context.app)).token)
     )
     const app = await instanceAt(T0)
     for (const token of tokens) await useToken(app, token, 5)

@@ -71,8 +71,8 @@ describe('concurrency', () => {
           url: '/v1/me/password',
           headers: bearer(presenting),
           payload: { currentPassword: user.password, newPassword: candidates[i] },
-        }),
-      ),
+        })
+      )
     )
     const statuses = responses.map((r) => r.statusCode)
     expect([...statuses].sort()).toEqual([204, 403])

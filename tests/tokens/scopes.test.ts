@@ -41,7 +41,7 @@ const ROUTES: RouteCase[] = [
 const describeRoute = (route: RouteCase) =>
   `${route.method} ${typeof route.url === 'string' ? route.url : route.url(':id')}`
 
-async function callWithScopes(route: RouteCase, scopes: Scope[]) {
+async function callWithScopes (route: RouteCase, scopes: Scope[]) {
   const { user, token } = await createLoggedInUser(t.context.app)
   const pat = await createPersonalToken(t.context.app, token, { scopes })
   return t.context.app.inject({
@@ -60,14 +60,14 @@ describe('scope enforcement, route by route', () => {
     async (_name, route) => {
       const response = await callWithScopes(
         route,
-        USER_SCOPES.filter((scope) => scope !== route.scope),
+        USER_SCOPES.filter((scope) => scope !== route.scope)
       )
       const body = expectError(response, 403, 'insufficient_scope')
       expect(body.message).toContain(route.scope)
       expect(response.headers['www-authenticate']).toBe(
-        `Bearer realm="tessera", error="insufficient_scope", scope="${route.scope}"`,
+        `Bearer realm="tessera", error="insufficient_scope", scope="${route.scope}"`
       )
-    },
+    }
   )
 
   it.each(ROUTES.map((route) => [describeRoute(route), route] as const))(
@@ -77,7 +77,7 @@ describe('scope enforcement, route by route', () => {
       // creating a child token needs the child's scopes too: tokens:write is all it asks for
       const response = await callWithScopes(route, needed)
       expect(response.statusCode, response.body).toBeLessThan(300)
-    },
+    }
   )
 })
 

@@ -114,7 +114,7 @@ describe('POST /v1/me/tokens', () => {
         payload: {},
       }),
       403,
-      'insufficient_scope',
+      'insufficient_scope'
     )
     const { sql } = t.context.db.database
     const [event] = await sql`select * from security_events where type = 'token.created'`
@@ -208,7 +208,7 @@ describe('POST /v1/me/tokens', () => {
         payload: '{"name":',
       }),
       400,
-      'invalid_json',
+      'invalid_json'
     )
     expectError(
       await t.context.app.inject({
@@ -218,7 +218,7 @@ describe('POST /v1/me/tokens', () => {
         payload: 'name=x',
       }),
       415,
-      'unsupported_media_type',
+      'unsupported_media_type'
     )
   })
 
@@ -264,8 +264,8 @@ describe('the active token cap', () => {
           url: '/v1/me/tokens',
           headers: bearer(token),
           payload: { name: `parallel ${i}`, scopes: ['profile:read'] },
-        }),
-      ),
+        })
+      )
     )
     const statuses = responses.map((r) => r.statusCode).sort()
     expect(statuses).toEqual([201, 201, 201, 201, 409, 409, 409, 409, 409, 409])
@@ -352,8 +352,7 @@ describe('POST /v1/auth/logout-all', () => {
       headers: bearer(other.token),
     })
     expect(response.statusCode).toBe(204)
-    for (const revoked of [token, other.token, pat.token])
-      expectError(await ping(revoked), 401, 'token_revoked')
+    for (const revoked of [token, other.token, pat.token]) { expectError(await ping(revoked), 401, 'token_revoked') }
     expect((await ping(stranger.token)).statusCode).toBe(200)
     const [event] = await t.context.db.database.sql`select * from security_events where type = 'logout'`
     expect(event?.data).toEqual({ all: true, revokedTokens: 3 })

@@ -49,14 +49,14 @@ describe('passwordProblem', () => {
     'refuses the common password %j',
     (password) => {
       expect(passwordProblem(password, identity)).toMatch(/common/)
-    },
+    }
   )
 
   it.each(['alice_1', 'ALICE_1', 'alice.smith@example.com', 'alice.smith'])(
     'refuses %j: the username or email',
     (password) => {
       expect(passwordProblem(password, identity)).toMatch(/username or email/)
-    },
+    }
   )
 
   it('accepts an uncommon password unrelated to the account', () => {

@@ -22,7 +22,7 @@ describe('token format', () => {
         expect(parsed?.digest.equals(digest)).toBe(true)
         expect(digest.equals(digestToken(secret))).toBe(true)
         expect(TOKEN_PATTERN.exec(`leaked: ${secret}\n`)?.[0]).toBe(secret)
-      }),
+      })
     )
   })
 
@@ -34,7 +34,7 @@ describe('token format', () => {
         const mutated = secret.slice(0, index) + replacement + secret.slice(index + 1)
         expect(parseToken(mutated)).toBeNull()
       }),
-      { numRuns: 2_000 },
+      { numRuns: 2_000 }
     )
   })
 
@@ -43,7 +43,7 @@ describe('token format', () => {
       fc.property(tokens, fc.integer({ min: 1, max: 60 }), ({ secret }, cut) => {
         expect(parseToken(secret.slice(0, secret.length - cut))).toBeNull()
         expect(parseToken(`${secret}${ALPHABET[cut] ?? 'x'}`)).toBeNull()
-      }),
+      })
     )
   })
 
@@ -55,7 +55,7 @@ describe('token format', () => {
         const swapped = secret.slice(0, index) + secret[index + 1] + secret[index] + secret.slice(index + 2)
         expect(parseToken(swapped)).toBeNull()
       }),
-      { numRuns: 1_000 },
+      { numRuns: 1_000 }
     )
   })
 

@@ -76,9 +76,9 @@ describe('token format', () => {
           fc.pre(secret[index] !== replacement)
           const mutated = secret.slice(0, index) + replacement + secret.slice(index + 1)
           expect(parseToken(mutated)).toBeNull()
-        },
+        }
       ),
-      { numRuns: 2000 },
+      { numRuns: 2000 }
     )
   })
 
@@ -89,7 +89,7 @@ describe('token format', () => {
         expect(parseToken(secret.slice(0, cut % secret.length))).toBeNull()
         expect(parseToken(secret + extra)).toBeNull()
       }),
-      { numRuns: 500 },
+      { numRuns: 500 }
     )
   })
 })

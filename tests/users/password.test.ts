@@ -24,7 +24,7 @@ describe('PUT /v1/me/password', () => {
     expectError(await ping(other.token), 401, 'token_revoked')
     expectError(await ping(pat.token), 401, 'token_revoked')
     expect(
-      (await login(t.context.app, { username: user.username, password: NEW_PASSWORD })).token,
+      (await login(t.context.app, { username: user.username, password: NEW_PASSWORD })).token
     ).toBeTruthy()
     const oldLogin = await t.context.app.inject({
       method: 'POST',
@@ -90,7 +90,7 @@ describe('PUT /v1/me/password', () => {
     })
     expectError(response, 403, 'insufficient_scope')
     expect(response.headers['www-authenticate']).toBe(
-      'Bearer realm="tessera", error="insufficient_scope", scope="profile:write"',
+      'Bearer realm="tessera", error="insufficient_scope", scope="profile:write"'
     )
   })
 
@@ -102,7 +102,7 @@ describe('PUT /v1/me/password', () => {
         payload: { currentPassword: 'whatever', newPassword: NEW_PASSWORD },
       }),
       401,
-      'token_missing',
+      'token_missing'
     )
   })
 })
