@@ -50,6 +50,7 @@ export function createDb (url: string, options: CreateDbOptions = {}): Database 
     connection: { application_name: 'tessera' },
   }
   const sql = postgres(url, { ...common, max_pipeline: 1 } as postgres.Options<Record<string, never>>)
+  passDatesThrough(sql)
   const transactional = postgres(url, common)
   const db = drizzle(transactional, { schema })
   return {
@@ -59,6 +60,29 @@ export function createDb (url: string, options: CreateDbOptions = {}): Database 
       await Promise.all([sql.end({ timeout: 5 }), transactional.end({ timeout: 5 })])
     },
   }
+}
+
+// the OIDs drizzle's postgres-js driver hands through untouched: date/time types both ways,
+// json and jsonb on the way in (drizzle serializes those itself)
+const PASS_THROUGH_TYPES = ['1184', '1082', '1083', '1114', '1182', '1185', '1115', '1231']
+const PASS_THROUGH_JSON_SERIALIZERS = ['114', '3802']
+
+/**
+ * drizzle replaces postgres.js's date handling on the client it wraps (values travel as ISO
+ * strings, both ways). The raw pool does the same, so that a raw query and a drizzle query
+ * agree on what a timestamp looks like (and keep its microseconds, which a Date would drop).
+ */
+function passDatesThrough (client: Sql) {
+  const identity = (value: unknown) => value
+  const options = client.options as unknown as {
+    parsers: Record<string, (value: unknown) => unknown>
+    serializers: Record<string, (value: unknown) => unknown>
+  }
+  for (const type of PASS_THROUGH_TYPES) {
+    options.parsers[type] = identity
+    options.serializers[type] = identity
+  }
+  for (const type of PASS_THROUGH_JSON_SERIALIZERS) options.serializers[type] = identity
 }
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url))
