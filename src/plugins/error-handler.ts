@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DrizzleQueryError } from 'drizzle-orm/errors'
 import fp from 'fastify-plugin'
 import { ApiError, type ErrorCode } from '../errors.js'
 
@@ -97,12 +98,26 @@ export function sendError (reply: FastifyReply, error: ApiError) {
 
 const MAX_ECHOED_PATH = 100
 
+/**
+ * What a 5xx logs. drizzle's DrizzleQueryError puts the query's parameters in its message (a
+ * password hash, a token digest): log the SQL and the driver's error instead, never the values.
+ */
+function loggable (error: unknown): unknown {
+  if (!(error instanceof DrizzleQueryError)) return error
+  const redacted = new Error(`Failed query: ${error.query}`, { cause: error.cause })
+  redacted.name = 'DrizzleQueryError'
+  // the original stack's frames only: its header repeats the message, parameters included
+  const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '))
+  redacted.stack = [`${redacted.name}: ${redacted.message}`, ...frames].join('\n')
+  return redacted
+}
+
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
 async function errorHandler (app: FastifyInstance) {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const apiError = toApiError(error)
     if (apiError.statusCode >= 500) {
-      request.log.error({ err: error }, apiError.code)
+      request.log.error({ err: loggable(error) }, apiError.code)
     } else if (!(error instanceof ApiError)) {
       request.log.info({ code: apiError.code, reason: (error as Error)?.message }, 'request refused')
     }
