@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
 import { errorResponses } from '../schemas.js'
 import { UserEnvelope } from '../users/users-schemas.js'
+import { usersDeps } from '../users/users-routes.js'
 import { toUser } from '../users/users-service.js'
 import { Accepted, PasswordResetBody, PasswordResetConfirmBody, VerifyEmailBody } from './accounts-schemas.js'
 import * as accounts from './accounts-service.js'
@@ -15,14 +16,7 @@ const VERIFICATION_ACCEPTED = {
 }
 
 export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config } = app
-  const deps = {
-    database: app.database,
-    passwords: app.passwords,
-    now: app.now,
-    emailVerificationTtlSeconds: config.emailVerificationTtlSeconds,
-    passwordResetTtlSeconds: config.passwordResetTtlSeconds,
-  }
+  const deps = { ...usersDeps(app), passwordResetTtlSeconds: app.config.passwordResetTtlSeconds }
 
   app.post(
     '/v1/auth/verify-email',

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
@@ -15,15 +16,20 @@ import * as users from './users-service.js'
 
 const NO_STORE = { 'cache-control': 'no-store' }
 
-export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config } = app
-  const deps = {
+/** What the account services need from the app; the accounts routes build on it too. */
+export function usersDeps (app: FastifyInstance) {
+  return {
     database: app.database,
     passwords: app.passwords,
     now: app.now,
-    emailVerificationTtlSeconds: config.emailVerificationTtlSeconds,
+    emailVerificationTtlSeconds: app.config.emailVerificationTtlSeconds,
     loginThrottle: app.loginThrottle,
   }
+}
+
+export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config } = app
+  const deps = usersDeps(app)
 
   app.post(
     '/v1/auth/register',
