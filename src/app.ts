@@ -11,13 +11,15 @@ import type { Database } from './db/client.js'
 import { eventsRoutes } from './events/events-routes.js'
 import { healthRoutes } from './health/health-routes.js'
 import cleanupJob from './maintenance/cleanup-plugin.js'
-import { authenticatePlugin, authorizePlugin } from './plugins/authenticate.js'
+import { lazyRequestLogger } from './logging.js'
+import { authenticatePlugin } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import mailer from './plugins/mailer.js'
 import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
+import requestDeadline from './plugins/request-deadline.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
@@ -41,18 +43,7 @@ export interface BuildAppOptions {
 }
 
 /** Longer than any legitimate request (an argon2 login is ~10 ms), short enough not to hang. */
-export const HANDLER_TIMEOUT_MS = 5_000
-
-// Secrets that must never reach a log line, wherever a serializer might put them.
-export const LOG_REDACT = [
-  'req.headers.authorization',
-  'headers.authorization',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.token',
-  '*.secret',
-]
+export const REQUEST_DEADLINE_MS = 5_000
 
 /**
  * Two Ajv instances: bodies are validated strictly (API.md: a number is never a string),
@@ -88,9 +79,10 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // one access-log line per request is written below, with the caller's ids
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
-    // postgres.js has no client-side query timeout: during a network partition a query on an open
-    // connection waits forever. Past this, fastify answers 503 (API.md: no hanging requests).
-    handlerTimeout: HANDLER_TIMEOUT_MS,
+    // a request silent this long on its connection is answered 503 (see request-deadline.ts)
+    connectionTimeout: REQUEST_DEADLINE_MS,
+    // request loggers are made on first use: see logging.ts
+    childLoggerFactory: lazyRequestLogger,
     // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,
     // where the error handler is not called: they would answer in fastify's shape, echoing the URL
     frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
@@ -110,32 +102,34 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   })
 
   await app.register(sensible)
-  await app.register(errorHandler)
   await app.register(context, { config, now })
   await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
-  await app.register(docs)
-  await app.register(mailer)
-  await app.register(authenticatePlugin, {
-    now,
-    onAuthenticated: (request, auth, lastUsedAt) =>
-      lastUsed.record(auth.tokenId, lastUsedAt, request.ip ?? null),
-  })
   await app.register(rateLimitPlugin, {
     enabled: options.rateLimit?.enabled ?? true,
     keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
   })
-  await app.register(authorizePlugin)
+  await app.register(authenticatePlugin, {
+    now,
+    onAuthenticated: (request, auth) => lastUsed.record(auth.tokenId, request.ip ?? null),
+  })
+  await app.register(errorHandler)
+  await app.register(requestDeadline)
+  await app.register(docs)
+  await app.register(mailer)
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
   await app.register(cleanupJob)
 
+  const accessLog = app.log
   app.addHook('onResponse', (request, reply, done) => {
-    // the access log: one line per request (built only when it will be written)
-    if ((request.log as Partial<Pick<pino.Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') === false) {
+    // the access log: one line per request, built only when it will be written, and written
+    // through the app's logger with the reqId (the request's own logger is made on first use)
+    if ((accessLog as Partial<Pick<pino.Logger, 'isLevelEnabled'>>).isLevelEnabled?.('info') !== true) {
       return done()
     }
-    request.log.info(
+    accessLog.info(
       {
+        reqId: request.id,
         method: request.method,
         path: request.url.split('?')[0],
         status: reply.statusCode,

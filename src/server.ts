@@ -1,9 +1,10 @@
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
-import { buildApp, LOG_REDACT } from './app.js'
+import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { createDb, runMigrations } from './db/client.js'
 import { startEmbeddedPostgres } from './db/embedded.js'
+import { LOG_REDACT } from './logging.js'
 
 /** The only reader of process.env and the only listen(). */
 async function main () {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
 import type { Scope } from '../tokens/scopes.js'
@@ -12,12 +12,8 @@ declare module 'fastify' {
     auth?: AuthRequirement
   }
   interface FastifyRequest {
-    /** The authenticated caller, set by the auth preHandler on protected routes. */
+    /** The authenticated caller, set by the guard on protected routes. */
     auth: AuthContext | null
-    /** Why authentication failed; thrown by `authorize` after rate limiting has counted it. */
-    authFailure: ApiError | null
-    /** The route's `config.auth`, read once (request.routeOptions builds a new object per access). */
-    authRequirement: AuthRequirement | undefined
   }
 }
 
@@ -29,6 +25,12 @@ const invalidToken = (code: 'token_invalid' | 'token_expired' | 'token_revoked')
   // RFC 6750 section 3: a presented token that is refused gets error="invalid_token"
   new ApiError(code, { headers: { 'www-authenticate': `${REALM}, error="invalid_token"` } })
 
+const insufficientScope = (required: Scope) =>
+  new ApiError('insufficient_scope', {
+    message: `This route needs the ${required} scope.`,
+    headers: { 'www-authenticate': `${REALM}, error="insufficient_scope", scope="${required}"` },
+  })
+
 export function requestInfo (request: FastifyRequest) {
   return { ip: request.ip ?? null, userAgent: request.headers['user-agent']?.slice(0, 512) ?? null }
 }
@@ -36,54 +38,61 @@ export function requestInfo (request: FastifyRequest) {
 export interface AuthenticateOptions {
   now: () => Date
   /** Called after each successful authentication (last-use tracking); must not block. */
-  onAuthenticated?: (request: FastifyRequest, auth: AuthContext, lastUsedAt: Date | null) => void
+  onAuthenticated?: (request: FastifyRequest, auth: AuthContext) => void
+}
+
+// only the API is limited: health checks and the docs are never refused
+const isLimitedRoute = (url: string) => url.startsWith('/v1/')
+
+type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+function prependPreHandler (route: RouteOptions, hook: PreHandler) {
+  const own = route.preHandler
+  route.preHandler = own === undefined ? [hook] : [hook, ...(Array.isArray(own) ? own : [own])]
 }
 
 /**
- * Identifies the caller of a protected route with one query, but never rejects: a failure
- * is kept on the request so the rate limiter (registered between this plugin and
- * `authorize`) can count refused tokens by IP before `authorize` answers 401.
+ * The guard: one preHandler, attached at registration to each route that declares
+ * `config.auth`, that identifies the caller with one query, counts the request against the
+ * caller's rate-limit budget, then refuses or lets it through. A refused token is counted
+ * against the IP before the 401, so guessing tokens ends in 429 (API.md, Rate limits).
+ * Other /v1 routes (and the 404 handler, see error-handler.ts) get the limiter alone, by IP.
  */
 async function authenticate (app: FastifyInstance, options: AuthenticateOptions) {
   app.decorateRequest('auth', null)
-  app.decorateRequest('authFailure', null)
-  app.decorateRequest('authRequirement', undefined)
+  const { requestLimiter } = app
 
-  app.addHook('preHandler', async (request) => {
-    request.authRequirement = request.routeOptions.config.auth
-    if (request.authRequirement === undefined) return
-    const header = request.headers.authorization
-    const match = header === undefined ? null : BEARER.exec(header)
-    if (!match?.[1]) {
-      request.authFailure = new ApiError('token_missing', {
-        message:
-          header === undefined ? 'A bearer token is required.' : 'The Authorization header is malformed.',
-      })
-      return
-    }
-    const result = await verifyToken(app.database, match[1], options.now())
-    if (!result.ok) {
-      request.authFailure = invalidToken(result.code)
-      return
-    }
-    request.auth = result.auth
-    options.onAuthenticated?.(request, result.auth, result.lastUsedAt)
-  })
-}
+  const tokenMissing = (header: string | undefined) =>
+    new ApiError('token_missing', {
+      message: header === undefined ? 'A bearer token is required.' : 'The Authorization header is malformed.',
+    })
 
-/** Enforces each route's requirement: the stored auth failure, then the scope. */
-async function authorize (app: FastifyInstance) {
-  app.addHook('preHandler', async (request) => {
-    const required = request.authRequirement
-    if (required === undefined) return
-    if (request.authFailure) throw request.authFailure
-    if (!request.auth) throw new ApiError('token_missing')
-    if (required !== 'any' && !request.auth.scopes.has(required)) {
-      throw new ApiError('insufficient_scope', {
-        message: `This route needs the ${required} scope.`,
-        headers: { 'www-authenticate': `${REALM}, error="insufficient_scope", scope="${required}"` },
-      })
+  const guardFor = (required: AuthRequirement): PreHandler =>
+    async function guard (request, reply) {
+      const header = request.headers.authorization
+      const presented = header === undefined ? undefined : BEARER.exec(header)?.[1]
+      const result = presented ? await verifyToken(app.database, presented, options.now()) : null
+      if (result?.ok !== true) {
+        // counted against the IP before the refusal: guessing tokens ends in 429
+        await requestLimiter.limit(request, reply)
+        throw result ? invalidToken(result.code) : tokenMissing(header)
+      }
+      request.auth = result.auth
+      options.onAuthenticated?.(request, result.auth)
+      // the limiter answers synchronously unless it must wait (Redis): no await on the hot path
+      const limited = requestLimiter.limit(request, reply)
+      if (limited) await limited
+      if (required !== 'any' && !result.auth.scopes.has(required)) throw insufficientScope(required)
     }
+
+  const limitAnonymous: PreHandler = async (request, reply) => {
+    await requestLimiter.limit(request, reply)
+  }
+
+  app.addHook('onRoute', (route) => {
+    const required = route.config?.auth
+    if (required !== undefined) prependPreHandler(route, guardFor(required))
+    else if (isLimitedRoute(route.url)) prependPreHandler(route, limitAnonymous)
   })
 }
 
@@ -93,5 +102,4 @@ export function authOf (request: FastifyRequest): AuthContext {
   return request.auth
 }
 
-export const authenticatePlugin = fp(authenticate, { name: 'authenticate', dependencies: ['db'] })
-export const authorizePlugin = fp(authorize, { name: 'authorize', dependencies: ['authenticate'] })
+export const authenticatePlugin = fp(authenticate, { name: 'authenticate', dependencies: ['db', 'rate-limit'] })

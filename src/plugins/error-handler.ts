@@ -13,8 +13,6 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   // raised by the router before any route runs (a 10,000-character :id, a malformed %-escape)
   FST_ERR_MAX_PARAM_LENGTH: 'validation_failed',
   FST_ERR_BAD_URL: 'validation_failed',
-  // handlerTimeout (app.ts): in practice a database that stopped answering
-  FST_ERR_HANDLER_TIMEOUT: 'service_unavailable',
 }
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -124,7 +122,14 @@ async function errorHandler (app: FastifyInstance) {
     return sendError(reply, apiError)
   })
 
-  app.setNotFoundHandler((request, reply) => {
+  // unknown routes are rate limited (by IP) like the API, so that scanning costs budget
+  const { requestLimiter } = app
+  const limit = {
+    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+      await requestLimiter.limit(request, reply)
+    },
+  }
+  app.setNotFoundHandler(limit, (request, reply) => {
     // the path only, capped: the query string may hold secrets and a long URL must not be echoed
     const path = request.url.split('?')[0] ?? ''
     const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path
@@ -135,4 +140,4 @@ async function errorHandler (app: FastifyInstance) {
   })
 }
 
-export default fp(errorHandler, { name: 'error-handler' })
+export default fp(errorHandler, { name: 'error-handler', dependencies: ['rate-limit'] })

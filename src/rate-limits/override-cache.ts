@@ -18,6 +18,8 @@ export interface OverrideCacheOptions {
 interface Entry {
   loadedAtMs: number
   value: Promise<Override | null>
+  /** The value once loaded, so that the hot path need not await a settled promise. */
+  loaded?: Override | null
 }
 
 /**
@@ -35,23 +37,36 @@ export function createOverrideCache (options: OverrideCacheOptions) {
 
   const load = (userId: string): Promise<Override | null> => {
     const value = findOverride(options.sql, userId)
-    const entry = { loadedAtMs: options.now().getTime(), value }
+    const entry: Entry = { loadedAtMs: options.now().getTime(), value }
     if (entries.size >= maxEntries) {
       const oldest = entries.keys().next().value
       if (oldest !== undefined) entries.delete(oldest)
     }
     entries.set(userId, entry)
-    value.catch(() => {
-      if (entries.get(userId) === entry) entries.delete(userId)
-    })
+    value.then(
+      (loaded) => {
+        entry.loaded = loaded
+      },
+      () => {
+        if (entries.get(userId) === entry) entries.delete(userId)
+      }
+    )
     return value
   }
+
+  const fresh = (entry: Entry | undefined): entry is Entry =>
+    entry !== undefined && options.now().getTime() - entry.loadedAtMs < maxAgeMs
 
   return {
     get (userId: string): Promise<Override | null> {
       const entry = entries.get(userId)
-      if (entry && options.now().getTime() - entry.loadedAtMs < maxAgeMs) return entry.value
-      return load(userId)
+      return fresh(entry) ? entry.value : load(userId)
+    },
+
+    /** The user's override if it is loaded and fresh (null: none); undefined: call get(). */
+    peek (userId: string): Override | null | undefined {
+      const entry = entries.get(userId)
+      return fresh(entry) ? entry.loaded : undefined
     },
 
     invalidate (userId: string) {

@@ -5,6 +5,9 @@ import { type LastUse, recordLastUses } from './tokens-repository.js'
 export const LAST_USED_PRECISION_MS = 60_000
 const DEFAULT_FLUSH_INTERVAL_MS = 15_000
 const MAX_PENDING = 5_000
+// tokens whose last queueing is remembered; past it the longest unused are forgotten (and may
+// be queued once more than needed, which the UPDATE's own precision check then skips)
+const MAX_REMEMBERED = 100_000
 
 export interface LastUsedRecorderOptions {
   sql: Sql
@@ -15,11 +18,16 @@ export interface LastUsedRecorderOptions {
 
 /**
  * Coalesces last-use writes off the request path: at most one pending record per token,
- * flushed in one batched UPDATE every few seconds and on shutdown. A token whose stored
- * lastUsedAt is under a minute old is not queued at all, so a busy token costs one write a minute.
+ * flushed in one batched UPDATE every few seconds and on shutdown. A token queued in the last
+ * minute is not queued again, and the UPDATE skips a token whose stored lastUsedAt is under a
+ * minute old (another instance wrote it), so a busy token costs one write a minute however
+ * many instances see it, and the hot path's lookup need not fetch lastUsedAt.
  */
 export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
   const pending = new Map<string, LastUse>()
+  // tokenId → when this instance last queued it (ms); re-inserted on each queueing, so the
+  // first entries are the longest unused
+  const queuedAtMs = new Map<string, number>()
   let flushing: Promise<void> = Promise.resolve()
 
   const flush = (): Promise<void> => {
@@ -27,7 +35,7 @@ export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
     const batch = [...pending.values()]
     pending.clear()
     flushing = flushing
-      .then(() => recordLastUses(options.sql, batch))
+      .then(() => recordLastUses(options.sql, batch, LAST_USED_PRECISION_MS / 1000))
       .catch((error) => options.onError?.(error))
     return flushing
   }
@@ -36,10 +44,13 @@ export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
   timer.unref()
 
   return {
-    record (tokenId: string, storedLastUsedAt: Date | null, ip: string | null): void {
+    record (tokenId: string, ip: string | null): void {
       const now = options.now()
-      if (storedLastUsedAt && now.getTime() - storedLastUsedAt.getTime() < LAST_USED_PRECISION_MS) return
-      if (pending.has(tokenId)) return
+      const last = queuedAtMs.get(tokenId)
+      if (last !== undefined && now.getTime() - last < LAST_USED_PRECISION_MS) return
+      queuedAtMs.delete(tokenId)
+      queuedAtMs.set(tokenId, now.getTime())
+      if (queuedAtMs.size > MAX_REMEMBERED) queuedAtMs.delete(queuedAtMs.keys().next().value as string)
       pending.set(tokenId, { tokenId, at: now, ip })
       // flush() never rejects (it reports errors through onError)
       if (pending.size >= MAX_PENDING) flush()

@@ -9,13 +9,18 @@ export function scopesForRole (role: Role): readonly Scope[] {
   return role === 'admin' ? SCOPES : USER_SCOPES
 }
 
+// a session token's scopes follow from the role alone: one shared set per role, not one per request
+const SESSION_SCOPES: Record<Role, ReadonlySet<Scope>> = {
+  user: new Set(USER_SCOPES),
+  admin: new Set(SCOPES),
+}
+
 /**
  * What a token may do right now: a session token holds everything its user's role allows;
  * a personal token holds what it was given, narrowed by the role as it is today (so a demoted
  * admin's tokens lose `admin` on their next request).
  */
-export function effectiveScopes (kind: string, tokenScopes: readonly string[], role: Role): Set<Scope> {
-  const allowed = scopesForRole(role)
-  if (kind === 'session') return new Set(allowed)
-  return new Set(allowed.filter((scope) => tokenScopes.includes(scope)))
+export function effectiveScopes (kind: string, tokenScopes: readonly string[] | null, role: Role): ReadonlySet<Scope> {
+  if (kind === 'session') return SESSION_SCOPES[role]
+  return new Set(scopesForRole(role).filter((scope) => tokenScopes?.includes(scope)))
 }

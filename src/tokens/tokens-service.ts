@@ -28,11 +28,11 @@ export interface AuthContext {
   tokenId: string
   kind: string
   role: Role
-  scopes: Set<Scope>
+  scopes: ReadonlySet<Scope>
 }
 
 export type Verification =
-  | { ok: true; auth: AuthContext; lastUsedAt: Date | null }
+  | { ok: true; auth: AuthContext }
   | { ok: false; code: 'token_invalid' | 'token_expired' | 'token_revoked' }
 
 /**
@@ -42,20 +42,20 @@ export type Verification =
 export async function verifyToken (database: Database, presented: string, now: Date): Promise<Verification> {
   const parsed = parseToken(presented)
   if (!parsed || parsed.kind === 'mail') return { ok: false, code: 'token_invalid' }
-  const token = await repo.findTokenForAuth(database.sql, parsed.digest)
+  const { kind } = parsed
+  const [token] = await repo.findTokenForAuth(database.sql, kind, parsed.digest)
   if (!token) return { ok: false, code: 'token_invalid' }
-  // a disabled account's tokens are revoked when it is disabled; the flag also covers any race
-  if (token.revoked || token.disabled) return { ok: false, code: 'token_revoked' }
-  if (token.expiresAt && token.expiresAt <= now) return { ok: false, code: 'token_expired' }
+  // a disabled account's tokens are revoked when it is disabled; `revoked` also covers any race
+  if (token.revoked) return { ok: false, code: 'token_revoked' }
+  if (token.expiresAtMs !== null && token.expiresAtMs <= now.getTime()) return { ok: false, code: 'token_expired' }
   return {
     ok: true,
-    lastUsedAt: token.lastUsedAt,
     auth: {
       userId: token.userId,
       tokenId: token.id,
-      kind: token.kind,
+      kind,
       role: token.role,
-      scopes: effectiveScopes(token.kind, token.scopes, token.role),
+      scopes: effectiveScopes(kind, token.scopes ?? null, token.role),
     },
   }
 }

@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { REQUEST_DEADLINE_MS } from '../../src/app.js'
 import { createDb, type Database } from '../../src/db/client.js'
 import { buildTestApp } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
@@ -106,20 +107,37 @@ describe('database outage', () => {
 })
 
 describe('database partition (packets vanish, nothing refused)', () => {
-  it('answers 503 instead of hanging', async () => {
+  it('answers 503 within the request deadline instead of hanging, then recovers', async () => {
     const { token } = await createLoggedInUser(app)
+    // the deadline is the HTTP connection's idle timeout: only a real connection has one
+    const base = await app.listen({ host: '127.0.0.1', port: 0 })
     // every pooled connection open and idle: a query now goes down one that will never answer
     await Promise.all([1, 2, 3].map(() => database.sql`select pg_sleep(0.05)`))
     proxy.stall()
     const health = await app.inject({ url: '/health' })
     expect(health.statusCode).toBe(503)
-    expectError(await app.inject({ url: '/v1/me', headers: bearer(token) }), 503, 'service_unavailable')
+
+    const startedAt = Date.now()
+    const response = await fetch(`${base}/v1/me`, { headers: bearer(token) })
+    const elapsedMs = Date.now() - startedAt
+    expect(response.status).toBe(503)
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(response.headers.get('connection')).toBe('close')
+    expect(await response.json()).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'service_unavailable',
+      message: expect.any(String),
+    })
+    expect(elapsedMs).toBeGreaterThanOrEqual(REQUEST_DEADLINE_MS - 100)
+    expect(elapsedMs).toBeLessThan(REQUEST_DEADLINE_MS + 3_000)
+
     // the partition ends by the stalled connections dying (a query in flight on one may still
     // answer 503 while the pool notices), then the pool reconnects by itself
     await proxy.cut()
     await proxy.start()
     await expect
-      .poll(async () => (await app.inject({ url: '/v1/me', headers: bearer(token) })).statusCode)
+      .poll(async () => (await fetch(`${base}/v1/me`, { headers: bearer(token) })).status)
       .toBe(200)
   }, 20_000)
 })

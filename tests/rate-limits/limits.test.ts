@@ -119,6 +119,17 @@ describe('anonymous budgets per IP', () => {
     expectError(third, 429, 'rate_limited')
   })
 
+  it('counts an IPv6 client by its /64, so rotating addresses within it does not reset the budget', async () => {
+    await t.setup({ env: { RATE_LIMIT_ANON_MAX: '2', TRUST_PROXY: 'true' } })
+    const from = (address: string) =>
+      t.context.app.inject({ url: '/v1/ping', headers: { 'x-forwarded-for': address } })
+    expectError(await from('2001:db8:1:2::1'), 401, 'token_missing')
+    expectError(await from('2001:db8:1:2:ffff::9'), 401, 'token_missing')
+    expectError(await from('2001:db8:1:2::abcd'), 429, 'rate_limited')
+    // another /64 has its own budget
+    expectError(await from('2001:db8:1:3::1'), 401, 'token_missing')
+  })
+
   it('limits unknown routes too (the 404 handler), in the error shape', async () => {
     const first = await t.context.app.inject({ url: '/v1/nothing-here' })
     expectError(first, 404, 'not_found')

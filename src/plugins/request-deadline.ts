@@ -1,0 +1,44 @@
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { ApiError } from '../errors.js'
+
+/**
+ * No hanging requests (API.md): postgres.js has no client-side query timeout, so during a
+ * network partition a query on an open connection waits forever, and so would its request.
+ *
+ * The deadline is the HTTP socket's own idle timeout (fastify's `connectionTimeout`, set in
+ * app.ts to REQUEST_DEADLINE_MS): a request whose connection has been silent that long, both
+ * ways, is answered 503 here and its connection closed. Node re-arms that timer on every request
+ * and every byte anyway, so the deadline costs the hot path nothing. (fastify's `handlerTimeout`
+ * does the same with an AbortController, a timer and a listener per request, and a list of the
+ * requests in flight costs a hook and garbage-collector work per request: measured with
+ * `npm run bench`, either was a third of all of Tessera's own work on an authenticated request.)
+ * Requests made with `app.inject` have no socket, so no deadline.
+ */
+async function requestDeadline (app: FastifyInstance) {
+  app.server.on('timeout', (socket: Socket) => {
+    // Node's response in progress on this socket (the documented `socket` has no accessor for it)
+    const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    // an idle keep-alive connection, or an answer already under way: nothing left to say
+    if (!response || response.headersSent) {
+      socket.destroy()
+      return
+    }
+    const error = new ApiError('service_unavailable', {
+      message: 'The request took too long; the database may be unreachable. Try again shortly.',
+    })
+    app.log.error({ method: response.req.method, path: response.req.url?.split('?')[0] }, 'request deadline passed: answered 503')
+    const body = JSON.stringify(error.toBody())
+    // written directly: the request's own handler is still waiting, and will find it answered
+    response.writeHead(error.statusCode, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    })
+    response.end(body)
+  })
+}
+
+export default fp(requestDeadline, { name: 'request-deadline' })
