@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -22,6 +24,19 @@ describe('token format', () => {
         expect(parsed?.digest.equals(digest)).toBe(true)
         expect(digest.equals(digestToken(secret))).toBe(true)
         expect(TOKEN_PATTERN.exec(`leaked: ${secret}\n`)?.[0]).toBe(secret)
+      })
+    )
+  })
+
+  it('keeps the documented format: a SHA-256 digest and a base64url CRC-32 of all before it', () => {
+    fc.assert(
+      fc.property(tokens, ({ secret, digest }) => {
+        const payload = secret.slice(0, -6)
+        const crc = Buffer.alloc(4)
+        crc.writeUInt32BE(crc32(payload))
+        // tokens issued before the allocation-free checksum still parse, and the reverse
+        expect(secret.slice(-6)).toBe(crc.toString('base64url'))
+        expect(digest.equals(createHash('sha256').update(secret).digest())).toBe(true)
       })
     )
   })
