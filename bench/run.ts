@@ -1,13 +1,20 @@
 /**
- * `npm run bench`: loads Tessera and two reference servers with autocannon on loopback, in one
- * run so that ratios are comparable (figures on a shared 2-core box swing ±30%; ratios less so).
+ * `npm run bench`: loads Tessera and reference servers with autocannon on loopback, in one run
+ * so that ratios are comparable.
  *
  *   (a) bare Fastify route        (b) SHA-256 + one prepared SELECT     (c) Tessera GET /v1/ping
+ *   (b') b with Tessera's own SELECT: splits c/b into the lookup's columns and Tessera's code
  *
- * Then (c) against 10k and 1M token rows (must stay within 10%), a 60 s soak of (c)
- * (last 10 s within 10% of the first 10 s), and (c) with rate limiting on a Redis store.
+ * Then (c) against 10k and 1M token rows (must stay within 10%), (c) with rate limiting on a
+ * Redis store, and a 60 s soak of (c) (last 10 s within 10% of the first 10 s).
+ *
+ * Compared targets run side by side and take the load in turns, in short slices, in the order
+ * ABBA…: this shared 2-core box drifts by ±30% within a minute, and a whole run per target
+ * (tried first) measured the drift more than the targets. A slice's figures are its own; the
+ * ratios are of the sums.
  * Env: DATABASE_URL (a server; a fresh database is created on it) or none (embedded PostgreSQL),
- * BENCH_SECONDS (per target, default 10), BENCH_SOAK_SECONDS (default 60), REDIS_URL.
+ * BENCH_SLICES (turns per target, default 10), BENCH_SLICE_SECONDS (default 3),
+ * BENCH_SOAK_SECONDS (default 60), REDIS_URL.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -20,7 +27,9 @@ import { createDb, runMigrations } from '../src/db/client.js'
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js'
 import { createBenchToken, seedTokensUpTo, seedUsers } from './seed.js'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const SLICES = Number(process.env.BENCH_SLICES ?? 10)
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 3)
+const WARM_UP_SECONDS = 3
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 60)
 const CONNECTIONS = 50
 
@@ -118,91 +127,144 @@ function cpuTicks (pid: number): number {
   }
 }
 
-async function load (
-  label: string,
-  url: string,
-  token: string | null,
-  seconds = SECONDS,
-  pid = 0
-): Promise<Figures> {
+function report (figures: Figures, withCpu: boolean) {
+  console.log(
+    `  ${figures.label.padEnd(34)} ${String(figures.rps).padStart(7)} req/s   p99 ${String(figures.p99).padStart(4)} ms` +
+      (withCpu ? `   cpu ${figures.cpuMicrosPerRequest.toFixed(0).padStart(3)} µs/req` : '') +
+      (figures.non2xx || figures.errors ? `   (non-2xx ${figures.non2xx}, errors ${figures.errors})` : '')
+  )
+}
+
+/** One target on its own for `seconds` (the bare route, the soak's windows). */
+async function load (label: string, url: string, token: string | null, seconds: number, pid = 0): Promise<Figures> {
   const ticksBefore = cpuTicks(pid)
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-  })
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: authorization(token) })
   const ticks = cpuTicks(pid) - ticksBefore
   const figures = {
     label,
-    cpuMicrosPerRequest: result.requests.total
-      ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND / result.requests.total
-      : 0,
+    cpuMicrosPerRequest: result.requests.total ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND / result.requests.total : 0,
     rps: Math.round(result.requests.average),
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
   }
-  console.log(
-    `  ${label.padEnd(34)} ${String(figures.rps).padStart(7)} req/s   p99 ${String(figures.p99).padStart(4)} ms` +
-      (pid ? `   cpu ${figures.cpuMicrosPerRequest.toFixed(0).padStart(3)} µs/req` : '') +
-      (figures.non2xx || figures.errors
-        ? `   (non-2xx ${figures.non2xx}: ${JSON.stringify(result.statusCodeStats)}, errors ${figures.errors})`
-        : '')
-  )
+  report(figures, pid !== 0)
   return figures
 }
 
-async function measure (kind: string, label: string, databaseUrl: string, token: string | null, env = {}) {
-  const target = await startTarget(kind, databaseUrl, env)
+type Target = Awaited<ReturnType<typeof startTarget>>
+
+interface Contender {
+  label: string
+  kind: string
+  databaseUrl: string
+  token: string | null
+  env?: Record<string, string>
+}
+
+/**
+ * Starts the contenders side by side, warms each up, then loads them in turns (ABBA…) for
+ * SLICES slices each; returns each one's figures over all its slices.
+ */
+async function compareInSlices (contenders: Contender[]): Promise<Figures[]> {
+  const targets: Target[] = []
   try {
-    await load(`${label} (warm-up)`, target.url, token, 3)
-    return await load(label, target.url, token, SECONDS, target.pid)
+    for (const c of contenders) targets.push(await startTarget(c.kind, c.databaseUrl, c.env))
+    for (const [i, c] of contenders.entries()) {
+      await autocannon({ url: targets[i]?.url ?? '', connections: CONNECTIONS, duration: WARM_UP_SECONDS, headers: authorization(c.token) })
+    }
+    const totals = contenders.map(() => ({ requests: 0, ticks: 0, p99s: [] as number[], non2xx: 0, errors: 0 }))
+    for (let slice = 0; slice < SLICES; slice++) {
+      const order = [...contenders.keys()]
+      if (slice % 2 === 1) order.reverse()
+      for (const i of order) {
+        const target = targets[i] as Target
+        const total = totals[i] as (typeof totals)[number]
+        const ticksBefore = cpuTicks(target.pid)
+        const result = await autocannon({
+          url: target.url,
+          connections: CONNECTIONS,
+          duration: SLICE_SECONDS,
+          headers: authorization(contenders[i]?.token ?? null),
+        })
+        total.ticks += cpuTicks(target.pid) - ticksBefore
+        total.requests += result.requests.total
+        total.p99s.push(result.latency.p99)
+        total.non2xx += result.non2xx
+        total.errors += result.errors
+      }
+    }
+    return contenders.map((c, i) => {
+      const total = totals[i] as (typeof totals)[number]
+      const figures = {
+        label: c.label,
+        rps: Math.round(total.requests / (SLICES * SLICE_SECONDS)),
+        p99: median(total.p99s),
+        cpuMicrosPerRequest: total.requests ? (total.ticks * 1e6) / CLOCK_TICKS_PER_SECOND / total.requests : 0,
+        non2xx: total.non2xx,
+        errors: total.errors,
+      }
+      report(figures, true)
+      return figures
+    })
   } finally {
-    await target.stop()
+    await Promise.all(targets.map((target) => target.stop()))
   }
 }
 
-/** Runs the targets in turn, twice, and keeps each one's mean: drift on a shared box hits both sides. */
-async function alternate (runs: Array<() => Promise<Figures>>): Promise<Figures[]> {
-  const results: Figures[][] = runs.map(() => [])
-  for (let round = 0; round < 2; round++) {
-    for (const [i, run] of runs.entries()) results[i]?.push(await run())
-  }
-  return results.map((figures) => ({
-    ...(figures[0] as Figures),
-    rps: Math.round(figures.reduce((sum, f) => sum + f.rps, 0) / figures.length),
-    cpuMicrosPerRequest: figures.reduce((sum, f) => sum + f.cpuMicrosPerRequest, 0) / figures.length,
-    p99: Math.max(...figures.map((f) => f.p99)),
-  }))
+const authorization = (token: string | null): Record<string, string> =>
+  token ? { authorization: `Bearer ${token}` } : {}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }
 
 await withServer(async (serverUrl) => {
-  console.log(`\nTessera benchmark: ${CONNECTIONS} connections, ${SECONDS} s per target, loopback`)
+  console.log(
+    `\nTessera benchmark: ${CONNECTIONS} connections, loopback; compared targets in turns of ${SLICE_SECONDS} s, ${SLICES} each`
+  )
   const small = await seededDatabase(serverUrl, 10_000)
   const large = await seededDatabase(serverUrl, 1_000_000)
   console.log(`seeded: ${small.rows} and ${large.rows} rows in auth_tokens\n`)
+  const at = (db: typeof large, label: string, kind: string, env?: Record<string, string>): Contender => ({
+    label,
+    kind,
+    databaseUrl: db.url,
+    token: kind === 'bare' ? null : db.token,
+    ...(env ? { env } : {}),
+  })
 
   // first runs on a fresh database are slower (cold buffers): warm both before comparing anything
-  for (const db of [small, large]) await measure('tessera', '(warm-up of the database)', db.url, db.token)
-  const a = await measure('bare', '(a) bare Fastify', large.url, null)
-  console.log('\nceiling and Tessera (alternating, two rounds)')
-  const [b, c] = await alternate([
-    () => measure('ceiling', '(b) SHA-256 + one SELECT', large.url, large.token),
-    () => measure('tessera', '(c) Tessera GET /v1/ping', large.url, large.token),
+  for (const db of [small, large]) {
+    const target = await startTarget('tessera', db.url)
+    await load('(warm-up of the database)', target.url, db.token, WARM_UP_SECONDS)
+    await target.stop()
+  }
+  const bare = await startTarget('bare', large.url)
+  await load('(a) bare Fastify (warm-up)', bare.url, null, WARM_UP_SECONDS)
+  const a = await load('(a) bare Fastify', bare.url, null, SLICES * SLICE_SECONDS, bare.pid)
+  await bare.stop()
+
+  console.log('\nceiling and Tessera, in turns')
+  const [b, bLookup, c] = await compareInSlices([
+    at(large, '(b) SHA-256 + one SELECT', 'ceiling'),
+    at(large, "(b') b with Tessera's SELECT", 'ceiling-lookup'),
+    at(large, '(c) Tessera GET /v1/ping', 'tessera'),
   ])
 
-  console.log('\ntoken table size (alternating, two rounds)')
-  const [at10k, at1M] = await alternate([
-    () => measure('tessera', '(c) @10k tokens', small.url, small.token),
-    () => measure('tessera', '(c) @1M tokens', large.url, large.token),
+  console.log('\ntoken table size, in turns')
+  const [at10k, at1M] = await compareInSlices([
+    at(small, '(c) @10k tokens', 'tessera'),
+    at(large, '(c) @1M tokens', 'tessera'),
   ])
 
-  console.log('\nrate limiting (alternating, two rounds; Redis store, budget never reached)')
+  console.log('\nrate limiting, in turns (Redis store, budget never reached)')
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-  const [off, on] = await alternate([
-    () => measure('tessera', '(c) rate limiting off', large.url, large.token, { BENCH_RATE_LIMIT: 'off' }),
-    () => measure('tessera', '(c) rate limiting on (Redis)', large.url, large.token, { REDIS_URL: redisUrl }),
+  const [off, on] = await compareInSlices([
+    at(large, '(c) rate limiting off', 'tessera', { BENCH_RATE_LIMIT: 'off' }),
+    at(large, '(c) rate limiting on (Redis)', 'tessera', { REDIS_URL: redisUrl }),
   ])
 
   console.log(`\nsoak: (c) for ${SOAK_SECONDS} s at 1M tokens, in 10 s windows`)
@@ -211,7 +273,7 @@ await withServer(async (serverUrl) => {
   try {
     // like every other target, a short warm-up first: the soak looks for decay under sustained load
     await load('(warm-up)', target.url, large.token, 5)
-    for (let i = 0; i < SOAK_SECONDS / 10; i++) { windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid)) }
+    for (let i = 0; i < SOAK_SECONDS / 10; i++) windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid))
   } finally {
     await target.stop()
   }
@@ -223,14 +285,16 @@ await withServer(async (serverUrl) => {
   const rows: Array<[string, number, number, number | null]> = [
     ['c/a (a bare route; the lookup is most of the cost)', c?.rps ?? 0, a.rps, null],
     ['c/b (Tessera around the one query)', c?.rps ?? 0, b?.rps ?? 0, 0.9],
+    ["  b'/b (the lookup's columns)", bLookup?.rps ?? 0, b?.rps ?? 0, null],
+    ["  c/b' (Tessera's code)", c?.rps ?? 0, bLookup?.rps ?? 0, null],
     ['1M/10k tokens', at1M?.rps ?? 0, at10k?.rps ?? 0, 0.9],
     ['rate limiting on/off', on?.rps ?? 0, off?.rps ?? 0, 0.8],
     ['soak last/first 10 s', last, first, 0.9],
   ]
-  const cpuB = b?.cpuMicrosPerRequest ?? 0
-  const cpuC = c?.cpuMicrosPerRequest ?? 0
+  const cpu = (f: Figures | undefined) => f?.cpuMicrosPerRequest ?? 0
   console.log(
-    `\nserver CPU per request: (b) ${cpuB.toFixed(0)} µs, (c) ${cpuC.toFixed(0)} µs: Tessera's own work ~${(cpuC - cpuB).toFixed(0)} µs`
+    `\nserver CPU per request: (b) ${cpu(b).toFixed(0)} µs, (b') ${cpu(bLookup).toFixed(0)} µs, (c) ${cpu(c).toFixed(0)} µs: ` +
+      `Tessera's own work ~${(cpu(c) - cpu(b)).toFixed(0)} µs, of which the lookup's columns ~${(cpu(bLookup) - cpu(b)).toFixed(0)} µs`
   )
   console.log('\nratios')
   for (const [label, x, y, goal] of rows) {

@@ -47,7 +47,8 @@ export function createDb (url: string, options: CreateDbOptions = {}): Database 
     connect_timeout: options.connectTimeoutSeconds ?? 3,
     idle_timeout: 60,
     onnotice: () => {},
-    connection: { application_name: 'tessera' },
+    // PostgreSQL's ISO output, whatever the server's default: timestamps are parsed from it
+    connection: { application_name: 'tessera', DateStyle: 'ISO, MDY' },
   }
   const sql = postgres(url, { ...common, max_pipeline: 1 } as postgres.Options<Record<string, never>>)
   passDatesThrough(sql)

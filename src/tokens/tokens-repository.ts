@@ -8,10 +8,11 @@ export interface TokenForAuth {
   id: string
   userId: string
   role: Role
-  /** The token was revoked, or its user is disabled (whose tokens are revoked with it). */
   revoked: boolean
-  /** Epoch milliseconds; null: never expires. */
-  expiresAtMs: number | null
+  /** The user's account is disabled (its tokens are revoked with it; this covers any race). */
+  disabled: boolean
+  /** null: never expires. See expiresAtMs. */
+  expiresAt: string | Date | null
   /** A personal token's scopes (a session token's follow from its user's role). */
   scopes?: string[]
 }
@@ -19,27 +20,31 @@ export interface TokenForAuth {
 /**
  * The hot path: one prepared statement by digest, for the kind the token's prefix names (the
  * digest covers the prefix, so a row found is of that kind). Raw postgres.js rather than the
- * query builder, because this runs on every authenticated request. The columns are what the
- * checks need and no more, in the forms cheapest to produce, send and parse: every column
- * costs both processes on each request, and three more made the lookup a tenth slower
- * (`npm run bench`). Expiry comes as epoch milliseconds from date_part (a float8; extract()
- * computes in numeric), whatever timestamp parsers the client has: drizzle replaces
- * postgres.js's with ones returning strings on any client it wraps, and a string compared with
- * a Date is silently always false. The row is returned as it comes: no Date or copy per request.
+ * query builder, because this runs on every authenticated request. It selects the columns the
+ * checks need, as stored, and no more: each column costs both processes on every request
+ * (`npm run bench` prints the lookup's share: b' against b). The row is returned as it comes.
  */
 export function findTokenForAuth (sql: Sql, kind: 'session' | 'personal', digest: Buffer) {
   if (kind === 'session') {
     return sql<TokenForAuth[]>`
-      select t.id, t.user_id as "userId", u.role, t.revoked or u.disabled as revoked,
-             date_part('epoch', t.expires_at) * 1000 as "expiresAtMs"
+      select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt"
       from auth_tokens t join users u on u.id = t.user_id
       where t.token_hash = ${digest}`
   }
   return sql<TokenForAuth[]>`
-    select t.id, t.user_id as "userId", u.role, t.revoked or u.disabled as revoked,
-           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs", t.scopes
+    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt", t.scopes
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
+}
+
+/**
+ * A timestamp from the raw pool as epoch milliseconds. That pool passes PostgreSQL's ISO text
+ * through (as drizzle's does, see db/client.ts); a pool with postgres.js's own parsers gives a
+ * Date. Either way a number comes out: a string compared with a Date is silently always false
+ * (the first hot path accepted expired tokens that way).
+ */
+export function epochMs (timestamp: string | Date): number {
+  return typeof timestamp === 'string' ? Date.parse(timestamp) : timestamp.getTime()
 }
 
 export interface NewTokenRow {

@@ -45,9 +45,9 @@ export async function verifyToken (database: Database, presented: string, now: D
   const { kind } = parsed
   const [token] = await repo.findTokenForAuth(database.sql, kind, parsed.digest)
   if (!token) return { ok: false, code: 'token_invalid' }
-  // a disabled account's tokens are revoked when it is disabled; `revoked` also covers any race
-  if (token.revoked) return { ok: false, code: 'token_revoked' }
-  if (token.expiresAtMs !== null && token.expiresAtMs <= now.getTime()) return { ok: false, code: 'token_expired' }
+  // a disabled account's tokens are revoked when it is disabled; the flag also covers any race
+  if (token.revoked || token.disabled) return { ok: false, code: 'token_revoked' }
+  if (token.expiresAt !== null && repo.epochMs(token.expiresAt) <= now.getTime()) return { ok: false, code: 'token_expired' }
   return {
     ok: true,
     auth: {
