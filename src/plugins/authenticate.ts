@@ -87,14 +87,10 @@ async function authenticate (app: FastifyInstance, options: AuthenticateOptions)
       if (required !== 'any' && !result.auth.scopes.has(required)) throw insufficientScope(required)
     }
 
-  const limitAnonymous: PreHandler = async (request, reply) => {
-    await requestLimiter.limit(request, reply)
-  }
-
   app.addHook('onRoute', (route) => {
     const required = route.config?.auth
     if (required !== undefined) prependPreHandler(route, guardFor(required))
-    else if (isLimitedRoute(route.url)) prependPreHandler(route, limitAnonymous)
+    else if (isLimitedRoute(route.url)) prependPreHandler(route, requestLimiter.preHandler)
   })
 }
 

@@ -123,13 +123,7 @@ async function errorHandler (app: FastifyInstance) {
   })
 
   // unknown routes are rate limited (by IP) like the API, so that scanning costs budget
-  const { requestLimiter } = app
-  const limit = {
-    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
-      await requestLimiter.limit(request, reply)
-    },
-  }
-  app.setNotFoundHandler(limit, (request, reply) => {
+  app.setNotFoundHandler({ preHandler: app.requestLimiter.preHandler }, (request, reply) => {
     // the path only, capped: the query string may hold secrets and a long URL must not be echoed
     const path = request.url.split('?')[0] ?? ''
     const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path

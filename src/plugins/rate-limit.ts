@@ -37,6 +37,17 @@ export interface RequestLimiter {
    * past the budget. Returns a promise only when it has to wait (Redis, an override to load).
    */
   limit(request: FastifyRequest, reply: FastifyReply): Promise<void> | void
+  /** `limit` as a preHandler, for routes limited by IP alone (anonymous routes, the 404 handler). */
+  preHandler(request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
+
+function asLimiter (limit: RequestLimiter['limit']): RequestLimiter {
+  return {
+    limit,
+    async preHandler (request, reply) {
+      await limit(request, reply)
+    },
+  }
 }
 
 export interface RateLimitPluginOptions {
@@ -124,7 +135,7 @@ async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOp
   )
 
   if (!options.enabled) {
-    app.decorate('requestLimiter', { limit: () => {} })
+    app.decorate('requestLimiter', asLimiter(() => {}))
     return
   }
   app.decorateRequest('rateLimitBudget', null)
@@ -195,13 +206,11 @@ function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions
     return new Promise<CounterState | null>((resolve) => { settle = resolve }).then((state) => answer(reply, max, state))
   }
 
-  return {
-    limit (request, reply) {
-      const budget = budgetOf(request.auth)
-      if (budget instanceof Promise) return budget.then((b) => count(request, reply, b))
-      return count(request, reply, budget)
-    },
-  }
+  return asLimiter((request, reply) => {
+    const budget = budgetOf(request.auth)
+    if (budget instanceof Promise) return budget.then((b) => count(request, reply, b))
+    return count(request, reply, budget)
+  })
 }
 
 export default fp(rateLimitPlugin, { name: 'rate-limit', dependencies: ['context', 'db'] })

@@ -21,8 +21,9 @@ async function requestDeadline (app: FastifyInstance) {
   app.server.on('timeout', (socket: Socket) => {
     // Node's response in progress on this socket (the documented `socket` has no accessor for it)
     const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-    // an idle keep-alive connection, or an answer already under way: nothing left to say
-    if (!response || response.headersSent) {
+    // an idle keep-alive connection, a client silent in the middle of its own request (Node's
+    // default: close it), or an answer already under way: nothing left to say
+    if (!response || !response.req.complete || response.headersSent) {
       socket.destroy()
       return
     }

@@ -18,8 +18,9 @@ export const TOKEN_PATTERN = /(?<![A-Za-z0-9_-])tsr_(?:sess|pat|mail)_[A-Za-z0-9
 
 // the whole shape, tested without capturing (no match array on the hot path)
 const SHAPE = /^tsr_(?:sess|pat|mail)_[A-Za-z0-9_-]{49}$/
-const KIND_BY_TAG_INITIAL: Record<string, TokenKind> = { s: 'session', p: 'personal', m: 'mail' }
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const KIND_BY_TAG = Object.fromEntries(
+  Object.entries(TOKEN_KINDS).map(([kind, tag]) => [tag, kind])
+) as Record<string, TokenKind>
 
 export interface MintedToken {
   /** The plaintext: shown to its owner once, never stored or logged. */
@@ -33,26 +34,10 @@ export interface ParsedToken {
   digest: Buffer
 }
 
-/**
- * The i-th of the 6 characters (i = 0..5) of a CRC-32 in base64url, as its 4 bytes big-endian
- * would encode unpadded: five 6-bit groups, then the last 2 bits followed by 4 zero bits.
- */
-const checksumSextet = (crc: number, i: number) => (i < 5 ? (crc >>> (26 - 6 * i)) & 63 : (crc & 3) << 4)
-
 function checksum (payload: string): string {
-  const crc = crc32(payload)
-  let out = ''
-  for (let i = 0; i < CHECKSUM_CHARS; i++) out += BASE64URL[checksumSextet(crc, i)]
-  return out
-}
-
-/** Compared in place, character by character: nothing is allocated for a checksum on the hot path. */
-function checksumMatches (token: string, payloadLength: number): boolean {
-  const crc = crc32(token.slice(0, payloadLength))
-  for (let i = 0; i < CHECKSUM_CHARS; i++) {
-    if (token.charCodeAt(payloadLength + i) !== BASE64URL.charCodeAt(checksumSextet(crc, i))) return false
-  }
-  return true
+  const bytes = Buffer.alloc(4)
+  bytes.writeUInt32BE(crc32(payload))
+  return bytes.toString('base64url')
 }
 
 export function digestToken (secret: string): Buffer {
@@ -70,9 +55,10 @@ export function parseToken (candidate: string): ParsedToken | null {
   if (!SHAPE.test(candidate)) return null
   // a plain comparison: the checksum guards against typos, it is derived from the token itself
   // and is no secret (the secret is only ever compared as a SHA-256 digest, by the index lookup)
-  if (!checksumMatches(candidate, candidate.length - CHECKSUM_CHARS)) return null
-  // SHAPE allows exactly three tags, told apart by their first letter (after "tsr_")
-  const kind = KIND_BY_TAG_INITIAL[candidate.charAt(4)] as TokenKind
+  const payloadLength = candidate.length - CHECKSUM_CHARS
+  if (checksum(candidate.slice(0, payloadLength)) !== candidate.slice(payloadLength)) return null
+  // SHAPE allows only the three tags, so the lookup always finds one
+  const kind = KIND_BY_TAG[candidate.slice(4, candidate.indexOf('_', 4))] as TokenKind
   return { kind, digest: digestToken(candidate) }
 }
 
