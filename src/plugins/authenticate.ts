@@ -2,7 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
 import type { Scope } from '../tokens/scopes.js'
-import { type AuthContext, verifyToken } from '../tokens/tokens-service.js'
+import { parseToken } from '../tokens/token-format.js'
+import {
+  type AuthContext,
+  checkToken,
+  findPresentedToken,
+  TOKEN_INVALID,
+  type Verification,
+} from '../tokens/tokens-service.js'
 
 /** What a route needs, declared in one line: `config: { auth: 'profile:read' }`. */
 export type AuthRequirement = 'any' | Scope
@@ -73,7 +80,14 @@ async function authenticate (app: FastifyInstance, options: AuthenticateOptions)
     async function guard (request, reply) {
       const header = request.headers.authorization
       const presented = header !== undefined && BEARER.test(header) ? header.slice(SCHEME_LENGTH) : undefined
-      const result = presented ? await verifyToken(app.database, presented, options.now()) : null
+      // verifyToken's steps, with the query awaited here: one async frame fewer per request
+      // (measured with `npm run bench`: that frame cost as much as Tessera's rate limiter)
+      const parsed = presented === undefined ? null : parseToken(presented)
+      let result: Verification | null = presented === undefined ? null : TOKEN_INVALID
+      if (parsed !== null && parsed.kind !== 'mail') {
+        const [token] = await findPresentedToken(app.database, parsed.kind, parsed.digest)
+        result = checkToken(token, parsed.kind, options.now())
+      }
       if (result?.ok !== true) {
         // counted against the IP before the refusal: guessing tokens ends in 429
         await requestLimiter.limit(request, reply)

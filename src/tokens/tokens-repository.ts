@@ -18,19 +18,21 @@ export interface TokenForAuth {
 }
 
 /**
- * The hot path: one prepared statement by digest, for the kind the token's prefix names (the
- * digest covers the prefix, so a row found is of that kind). Raw postgres.js rather than the
- * query builder, because this runs on every authenticated request. It selects the columns the
- * checks need, as stored, and no more: each column costs both processes on every request
- * (`npm run bench` prints the lookup's share: b' against b). The row is returned as it comes.
+ * The hot path: one prepared statement by digest per token kind, chosen by the token's prefix
+ * (the digest covers the prefix, so a row found is of that kind). Raw postgres.js rather than
+ * the query builder, because this runs on every authenticated request; the row is returned as
+ * it comes. One function per statement, each holding a single query: the guard's path to
+ * postgres.js stays short (see authenticate.ts).
  */
-export function findTokenForAuth (sql: Sql, kind: 'session' | 'personal', digest: Buffer) {
-  if (kind === 'session') {
-    return sql<TokenForAuth[]>`
-      select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt"
-      from auth_tokens t join users u on u.id = t.user_id
-      where t.token_hash = ${digest}`
-  }
+export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
+  return sql<TokenForAuth[]>`
+    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt"
+    from auth_tokens t join users u on u.id = t.user_id
+    where t.token_hash = ${digest}`
+}
+
+/** As findSessionTokenForAuth, with the scopes a personal token was created with. */
+export function findPersonalTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
     select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt", t.scopes
     from auth_tokens t join users u on u.id = t.user_id
