@@ -21,8 +21,7 @@ export interface TokenForAuth {
  * The hot path: one prepared statement by digest per token kind, chosen by the token's prefix
  * (the digest covers the prefix, so a row found is of that kind). Raw postgres.js rather than
  * the query builder, because this runs on every authenticated request; the row is returned as
- * it comes. One function per statement, each holding a single query: the guard's path to
- * postgres.js stays short (see authenticate.ts).
+ * it comes. One function per statement; findPresentedToken (tokens-service.ts) picks one.
  */
 export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
