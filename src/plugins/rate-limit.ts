@@ -35,8 +35,9 @@ export interface RequestLimiter {
    * Counts the request against its caller's budget: the user's when `request.auth` is set, else
    * the IP's. Sets API.md's x-ratelimit headers and throws 429 rate_limited, with retry-after,
    * past the budget. Returns a promise only when it has to wait (Redis, an override to load).
+   * `now`: the caller's clock reading, when it has one.
    */
-  limit(request: FastifyRequest, reply: FastifyReply): Promise<void> | void
+  limit(request: FastifyRequest, reply: FastifyReply, now?: Date): Promise<void> | void
   /** `limit` as a preHandler, for routes limited by IP alone (anonymous routes, the 404 handler). */
   preHandler(request: FastifyRequest, reply: FastifyReply): Promise<void>
 }
@@ -166,9 +167,9 @@ function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions
   } as const
   const anonymousBudget = anonymousLimit(settings)
 
-  const budgetOf = (auth: AuthContext | null): EffectiveLimit | Promise<EffectiveLimit> => {
+  const budgetOf = (auth: AuthContext | null, now: Date | undefined): EffectiveLimit | Promise<EffectiveLimit> => {
     if (!auth) return anonymousBudget
-    const override = cache.peek(auth.userId)
+    const override = cache.peek(auth.userId, now?.getTime())
     if (override === undefined) return cache.get(auth.userId).then((o) => resolveLimit(settings, auth.role, o))
     return override ? resolveLimit(settings, auth.role, override) : roleBudgets[auth.role]
   }
@@ -206,8 +207,8 @@ function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions
     return new Promise<CounterState | null>((resolve) => { settle = resolve }).then((state) => answer(reply, max, state))
   }
 
-  return asLimiter((request, reply) => {
-    const budget = budgetOf(request.auth)
+  return asLimiter((request, reply, now) => {
+    const budget = budgetOf(request.auth, now)
     if (budget instanceof Promise) return budget.then((b) => count(request, reply, b))
     return count(request, reply, budget)
   })

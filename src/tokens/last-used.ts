@@ -44,8 +44,8 @@ export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
   timer.unref()
 
   return {
-    record (tokenId: string, ip: string | null): void {
-      const now = options.now()
+    /** `now`: when the token was used (the caller's clock reading; the recorder's own by default). */
+    record (tokenId: string, ip: string | null, now: Date = options.now()): void {
       const last = queuedAtMs.get(tokenId)
       if (last !== undefined && now.getTime() - last < LAST_USED_PRECISION_MS) return
       queuedAtMs.delete(tokenId)

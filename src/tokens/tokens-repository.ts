@@ -11,8 +11,8 @@ export interface TokenForAuth {
   revoked: boolean
   /** The user's account is disabled (its tokens are revoked with it; this covers any race). */
   disabled: boolean
-  /** null: never expires. See expiresAtMs. */
-  expiresAt: string | Date | null
+  /** When the token expires, in epoch milliseconds (PostgreSQL converts it); null: never. */
+  expiresAtMs: number | null
   /** A personal token's scopes (a session token's follow from its user's role). */
   scopes?: string[]
 }
@@ -21,11 +21,14 @@ export interface TokenForAuth {
  * The hot path: one prepared statement by digest per token kind, chosen by the token's prefix
  * (the digest covers the prefix, so a row found is of that kind). Raw postgres.js rather than
  * the query builder, because this runs on every authenticated request; the row is returned as
- * it comes. One function per statement; findPresentedToken (tokens-service.ts) picks one.
+ * it comes, with the expiry as a number (a float8 parses faster than a timestamp's text is
+ * turned into a Date or a number). One function per statement; findPresentedToken
+ * (tokens-service.ts) picks one.
  */
 export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
-    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt"
+    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
+           (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs"
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
 }
@@ -33,19 +36,10 @@ export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
 /** As findSessionTokenForAuth, with the scopes a personal token was created with. */
 export function findPersonalTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
-    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled, t.expires_at as "expiresAt", t.scopes
+    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
+           (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs", t.scopes
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
-}
-
-/**
- * A timestamp from the raw pool as epoch milliseconds. That pool passes PostgreSQL's ISO text
- * through (as drizzle's does, see db/client.ts); a pool with postgres.js's own parsers gives a
- * Date. Either way a number comes out: a string compared with a Date is silently always false
- * (the first hot path accepted expired tokens that way).
- */
-export function epochMs (timestamp: string | Date): number {
-  return typeof timestamp === 'string' ? Date.parse(timestamp) : timestamp.getTime()
 }
 
 export interface NewTokenRow {

@@ -49,7 +49,7 @@ export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session
   if (!token) return TOKEN_INVALID
   // a disabled account's tokens are revoked when it is disabled; the flag also covers any race
   if (token.revoked || token.disabled) return { ok: false, code: 'token_revoked' }
-  if (token.expiresAt !== null && repo.epochMs(token.expiresAt) <= now.getTime()) return { ok: false, code: 'token_expired' }
+  if (token.expiresAtMs !== null && token.expiresAtMs <= now.getTime()) return { ok: false, code: 'token_expired' }
   return {
     ok: true,
     auth: {

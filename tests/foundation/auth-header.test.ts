@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { digestToken, mintToken } from '../../src/tokens/token-format.js'
-import { epochMs, findSessionTokenForAuth } from '../../src/tokens/tokens-repository.js'
+import { findSessionTokenForAuth } from '../../src/tokens/tokens-repository.js'
 import { buildTestApp, useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, expectError } from '../helpers/factories.js'
 import { createPersonalToken } from '../helpers/tokens.js'
@@ -97,8 +97,9 @@ describe('the Authorization header', () => {
     expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })).statusCode).toBe(200)
     const [found] = await findSessionTokenForAuth(t.context.db.database.sql, digestToken(token))
     expect(found).toMatchObject({ id: tokenId, revoked: false, disabled: false })
-    // a timestamp whatever parsers the pool has (the raw pool's pass PostgreSQL's text through)
-    expect(epochMs(found?.expiresAt ?? '')).toBeGreaterThan(Date.now())
+    // a number, whatever parsers the pool has (the raw pool's pass PostgreSQL's timestamp text through)
+    expect(found?.expiresAtMs).toBeTypeOf('number')
+    expect(found?.expiresAtMs).toBeGreaterThan(Date.now())
   })
 
   it('answers 401 token_revoked for the token of a disabled user', async () => {
