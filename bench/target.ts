@@ -29,10 +29,9 @@ function bare (): FastifyInstance {
 /**
  * (b) The design ceiling: SHA-256 and one prepared SELECT by digest, nothing else.
  * With `lookup` (b'), the SELECT is Tessera's own, called through its repository function
- * (src/tokens/tokens-repository.ts). Measured with this bench, b' is slower than b not for its
- * columns (the same six columns written inline here cost what two do) but for the call path:
- * V8 keeps re-optimizing postgres.js's Query class when it is reached through a function, and
- * even this hook's exact shape decides whether it does (see the README). Keep it as it is.
+ * (src/tokens/tokens-repository.ts): the difference between the two is the lookup's own cost.
+ * Both use createDb's pools, so both have postgres.js's classes made optimizable (see
+ * makePostgresClassesFast in src/db/client.ts).
  */
 function ceiling (lookup: boolean): FastifyInstance {
   const { sql } = createDb(databaseUrl, { poolSize: config.databasePoolSize })
