@@ -28,7 +28,7 @@ export interface TokenForAuth {
 export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
     select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
-           (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs"
+           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs"
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
 }
@@ -37,7 +37,7 @@ export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
 export function findPersonalTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
     select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
-           (extract(epoch from t.expires_at) * 1000)::float8 as "expiresAtMs", t.scopes
+           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs", t.scopes
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
 }
