@@ -35,9 +35,8 @@ export interface RequestLimiter {
    * Counts the request against its caller's budget: the user's when `request.auth` is set, else
    * the IP's. Sets API.md's x-ratelimit headers and throws 429 rate_limited, with retry-after,
    * past the budget. Returns a promise only when it has to wait (Redis, an override to load).
-   * `now`: the caller's clock reading, when it has one.
    */
-  limit(request: FastifyRequest, reply: FastifyReply, now?: Date): Promise<void> | void
+  limit(request: FastifyRequest, reply: FastifyReply): Promise<void> | void
   /** `limit` as a preHandler, for routes limited by IP alone (anonymous routes, the 404 handler). */
   preHandler(request: FastifyRequest, reply: FastifyReply): Promise<void>
 }
@@ -167,9 +166,9 @@ function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions
   } as const
   const anonymousBudget = anonymousLimit(settings)
 
-  const budgetOf = (auth: AuthContext | null, now: Date | undefined): EffectiveLimit | Promise<EffectiveLimit> => {
+  const budgetOf = (auth: AuthContext | null): EffectiveLimit | Promise<EffectiveLimit> => {
     if (!auth) return anonymousBudget
-    const override = cache.peek(auth.userId, now?.getTime())
+    const override = cache.peek(auth.userId)
     if (override === undefined) return cache.get(auth.userId).then((o) => resolveLimit(settings, auth.role, o))
     return override ? resolveLimit(settings, auth.role, override) : roleBudgets[auth.role]
   }
@@ -207,8 +206,8 @@ function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions
     return new Promise<CounterState | null>((resolve) => { settle = resolve }).then((state) => answer(reply, max, state))
   }
 
-  return asLimiter((request, reply, now) => {
-    const budget = budgetOf(request.auth, now)
+  return asLimiter((request, reply) => {
+    const budget = budgetOf(request.auth)
     if (budget instanceof Promise) return budget.then((b) => count(request, reply, b))
     return count(request, reply, budget)
   })

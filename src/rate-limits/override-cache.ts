@@ -54,8 +54,8 @@ export function createOverrideCache (options: OverrideCacheOptions) {
     return value
   }
 
-  const fresh = (entry: Entry | undefined, nowMs = options.now().getTime()): entry is Entry =>
-    entry !== undefined && nowMs - entry.loadedAtMs < maxAgeMs
+  const fresh = (entry: Entry | undefined): entry is Entry =>
+    entry !== undefined && options.now().getTime() - entry.loadedAtMs < maxAgeMs
 
   return {
     get (userId: string): Promise<Override | null> {
@@ -63,13 +63,10 @@ export function createOverrideCache (options: OverrideCacheOptions) {
       return fresh(entry) ? entry.value : load(userId)
     },
 
-    /**
-     * The user's override if it is loaded and fresh (null: none); undefined: call get().
-     * `nowMs`: the caller's clock reading, when it has one (the cache's own clock by default).
-     */
-    peek (userId: string, nowMs?: number): Override | null | undefined {
+    /** The user's override if it is loaded and fresh (null: none); undefined: call get(). */
+    peek (userId: string): Override | null | undefined {
       const entry = entries.get(userId)
-      return fresh(entry, nowMs) ? entry.loaded : undefined
+      return fresh(entry) ? entry.loaded : undefined
     },
 
     invalidate (userId: string) {
