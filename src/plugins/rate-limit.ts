@@ -1,6 +1,5 @@
 import { normalizeIP } from '@fastify/rate-limit'
 import LocalStore, { type CounterState, type CounterStore } from '@fastify/rate-limit/store/LocalStore.js'
-import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
@@ -13,6 +12,7 @@ import {
   redisAttemptCounter,
 } from '../rate-limits/login-throttle.js'
 import { createOverrideCache, type OverrideCache } from '../rate-limits/override-cache.js'
+import { createRedisCounters } from '../rate-limits/redis-counters.js'
 import type { AuthContext } from '../tokens/tokens-service.js'
 import { anonymousLimit, type EffectiveLimit, resolveLimit } from '../rate-limits/rate-limits-service.js'
 
@@ -142,7 +142,7 @@ async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOp
   app.decorate('requestLimiter', createRequestLimiter({
     settings: config.rateLimit,
     cache,
-    store: redis ? new RedisStore(false, false, redis, options.keyPrefix) : new LocalStore(false, false, LOCAL_STORE_KEYS),
+    store: redis ? createRedisCounters(redis, options.keyPrefix) : new LocalStore(false, false, LOCAL_STORE_KEYS),
   }))
 }
 
@@ -153,11 +153,12 @@ interface RequestLimiterOptions {
 }
 
 /**
- * The counters are @fastify/rate-limit's stores (its LRU in memory, its atomic INCR + PEXPIRE
- * script in Redis), called directly: the plugin's own request handler rebuilds
- * `request.routeOptions` and awaits four callbacks on every request, which measured as much as
- * the rest of Tessera's work on an authenticated request (`npm run bench`). Here the memory
- * store's answer stays synchronous, and so does a cached override.
+ * The counters are @fastify/rate-limit's LRU in memory, called directly, or its INCR + PEXPIRE
+ * script in Redis, batched per event-loop turn (rate-limits/redis-counters.ts). The plugin's own
+ * request handler rebuilds `request.routeOptions` and awaits four callbacks on every request,
+ * which measured as much as the rest of Tessera's work on an authenticated request
+ * (`npm run bench`). Here the memory store's answer stays synchronous, and so does a cached
+ * override.
  */
 function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions): RequestLimiter {
   const roleBudgets = {

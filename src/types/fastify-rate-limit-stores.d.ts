@@ -1,5 +1,6 @@
-// @fastify/rate-limit's counter stores, used directly by plugins/rate-limit.ts (the package types
-// only its plugin). The signatures are those of its store/LocalStore.js and store/RedisStore.js.
+// @fastify/rate-limit's in-memory counter store, used directly by plugins/rate-limit.ts (the package
+// types only its plugin). The signatures are those of its store/LocalStore.js; CounterStore is
+// also the shape of Tessera's Redis counters (rate-limits/redis-counters.ts).
 declare module '@fastify/rate-limit/store/LocalStore.js' {
   export interface CounterState {
     /** Requests counted in the current window, this one included. */
@@ -20,17 +21,4 @@ declare module '@fastify/rate-limit/store/LocalStore.js' {
 
   const LocalStore: new (continueExceeding: boolean, exponentialBackoff: boolean, maxKeys?: number) => CounterStore
   export default LocalStore
-}
-
-declare module '@fastify/rate-limit/store/RedisStore.js' {
-  import type { Redis } from 'ioredis'
-  import type { CounterStore } from '@fastify/rate-limit/store/LocalStore.js'
-
-  const RedisStore: new (
-    continueExceeding: boolean,
-    exponentialBackoff: boolean,
-    redis: Redis,
-    keyPrefix?: string
-  ) => CounterStore
-  export default RedisStore
 }

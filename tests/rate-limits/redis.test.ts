@@ -38,6 +38,20 @@ describe('with Redis, across instances', () => {
     expectError(await ping(b, token), 429, 'rate_limited')
   })
 
+  it('counts concurrent requests on both instances exactly: the budget, then 429', async () => {
+    const { a, b } = await twoInstances()
+    const { token } = await createLoggedInUser(a)
+    // sent at once, so each instance batches its share of the increments into one Redis call
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => ping(i % 2 ? a : b, token)))
+    const served = responses.filter((response) => response.statusCode === 200)
+    expect(served.map((response) => response.headers['x-ratelimit-remaining']).sort()).toEqual(['0', '1', '2'])
+    for (const refused of responses.filter((response) => response.statusCode !== 200)) {
+      expectError(refused, 429, 'rate_limited')
+      expect(refused.headers['x-ratelimit-remaining']).toBe('0')
+    }
+    expect(responses.length - served.length).toBe(5)
+  })
+
   it("applies an override set through one instance on the other's next request", async () => {
     const { a, b } = await twoInstances()
     const admin = await createLoggedInAdmin(a, t.context.db.database)
