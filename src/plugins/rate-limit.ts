@@ -153,12 +153,13 @@ interface RequestLimiterOptions {
 }
 
 /**
- * The counters are @fastify/rate-limit's LRU in memory, called directly, or its INCR + PEXPIRE
- * script in Redis, batched per event-loop turn (rate-limits/redis-counters.ts). The plugin's own
- * request handler rebuilds `request.routeOptions` and awaits four callbacks on every request,
- * which measured as much as the rest of Tessera's work on an authenticated request
- * (`npm run bench`). Here the memory store's answer stays synchronous, and so does a cached
- * override.
+ * The counters are @fastify/rate-limit's LRU in memory, called directly, or in Redis its
+ * RedisStore's INCR + PEXPIRE logic with one turn's increments sent as one script call
+ * (rate-limits/redis-counters.ts: a round trip per request cost a third of the throughput).
+ * The plugin's own request handler rebuilds `request.routeOptions` and awaits four callbacks on
+ * every request, which measured as much as the rest of Tessera's work on an authenticated
+ * request (`npm run bench`). Here the memory store's answer stays synchronous, and so does a
+ * cached override.
  */
 function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions): RequestLimiter {
   const roleBudgets = {
