@@ -17,6 +17,7 @@ import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
+import gracefulClose from './plugins/graceful-close.js'
 import mailer from './plugins/mailer.js'
 import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
 import requestDeadline from './plugins/request-deadline.js'
@@ -114,6 +115,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   })
   await app.register(errorHandler)
   await app.register(requestDeadline)
+  await app.register(gracefulClose)
   await app.register(docs)
   await app.register(mailer)
   // flushed before the pool closes (onClose hooks run in reverse registration order)

@@ -27,19 +27,11 @@ async function main () {
   await runMigrations(databaseUrl)
   const database = createDb(databaseUrl, { poolSize: config.databasePoolSize })
   const app = await buildApp({ config, database, logger })
-  let closing = false
-  // a request in flight at shutdown would otherwise answer `keep-alive, timeout=72`, and a client
-  // holding that connection open keeps the server from closing past the grace delay (exit 1)
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close')
-    done(null, payload)
-  })
 
   // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, close the pool, stop PostgreSQL
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')
-    closing = true
     await app.close()
     // only after app.close(): its onClose hooks still write (buffered last-use records)
     await embedded?.stop()
