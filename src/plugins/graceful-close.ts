@@ -8,9 +8,8 @@ import fp from 'fastify-plugin'
  * idle at that moment, once: a request in flight would be answered `keep-alive, timeout=72`,
  * and a client holding that connection open would keep the server from closing past
  * close-with-grace's delay (exit 1). So when app.close() begins, each response still to be
- * written gets `Connection: close`, and any connection that goes idle afterwards (a pipelined
- * request already routed) closes at once. Requests that arrive later get fastify's own 503 with
- * `Connection: close`.
+ * written gets `Connection: close`, and any connection that goes idle afterwards (after a
+ * pipelined request already routed) closes at once.
  *
  * Connections are tracked as they open, not requests as they come: the hot path pays nothing
  * (an onSend hook checking a flag was measurable with `npm run bench`).
