@@ -1,15 +1,16 @@
-import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { responseInProgress } from './request-deadline.js'
 
 /**
  * Shutdown that no client can hold up. Node's server.close() closes the connections that are
  * idle at that moment, once: a request in flight would be answered `keep-alive, timeout=72`,
  * and a client holding that connection open would keep the server from closing past
  * close-with-grace's delay (exit 1). So when app.close() begins, each response still to be
- * written gets `Connection: close`, and any connection that goes idle afterwards (after a
- * pipelined request already routed) closes at once.
+ * written gets `Connection: close`, and a connection that goes idle afterwards (its response's
+ * headers had already gone) closes at once. Requests routed after that point get
+ * `Connection: close` from fastify itself.
  *
  * Connections are tracked as they open, not requests as they come: the hot path pays nothing
  * (an onSend hook checking a flag was measurable with `npm run bench`).
@@ -22,8 +23,7 @@ async function gracefulClose (app: FastifyInstance) {
   })
   app.addHook('preClose', (done) => {
     for (const socket of sockets) {
-      // Node's response in progress on this socket (the documented `socket` has no accessor for it)
-      const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+      const response = responseInProgress(socket)
       if (response && !response.headersSent) response.setHeader('connection', 'close')
     }
     // read by Node as each response finishes: a socket left idle then times out at once and is

@@ -4,6 +4,11 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
 
+/** Node's response in progress on a socket, if any (the documented `socket` has no accessor for it). */
+export function responseInProgress (socket: Socket): ServerResponse | null {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null
+}
+
 /**
  * No hanging requests (API.md): postgres.js has no client-side query timeout, so during a
  * network partition a query on an open connection waits forever, and so would its request.
@@ -19,8 +24,7 @@ import { ApiError } from '../errors.js'
  */
 async function requestDeadline (app: FastifyInstance) {
   app.server.on('timeout', (socket: Socket) => {
-    // Node's response in progress on this socket (the documented `socket` has no accessor for it)
-    const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    const response = responseInProgress(socket)
     // an idle keep-alive connection, a client silent in the middle of its own request (Node's
     // default: close it), or an answer already under way: nothing left to say
     if (!response || !response.req.complete || response.headersSent) {
