@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { CounterState } from '@fastify/rate-limit/store/LocalStore.js'
 import { Redis } from 'ioredis'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedisCounters } from '../../src/rate-limits/redis-counters.js'
+import { testRedisUrl } from '../helpers/redis.js'
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const redis = new Redis(REDIS_URL)
-afterAll(() => redis.quit())
+const REDIS_URL = testRedisUrl()
 
 const prefix = () => `tessera-test:${randomBytes(6).toString('hex')}:`
 
@@ -22,7 +21,13 @@ function incrAll (store: ReturnType<typeof createRedisCounters>, calls: Array<[s
   )
 }
 
-describe('Redis request counters, batched per event-loop turn', () => {
+describe.runIf(REDIS_URL !== null)('Redis request counters, batched per event-loop turn', () => {
+  let redis: Redis
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL as string)
+  })
+  afterAll(() => redis.quit())
+
   it('counts every call of a turn, in call order, past the size of one batch', async () => {
     const keyPrefix = prefix()
     const store = createRedisCounters(redis, keyPrefix)
@@ -59,7 +64,7 @@ describe('Redis request counters, batched per event-loop turn', () => {
   })
 
   it('answers every call of the batch with the error when Redis does not answer', async () => {
-    const offline = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false })
+    const offline = new Redis(REDIS_URL as string, { lazyConnect: true, enableOfflineQueue: false })
     offline.on('error', () => {})
     const answers = await incrAll(createRedisCounters(offline, prefix()), [['a', 1_000], ['b', 1_000]])
     for (const { error, state } of answers) {
