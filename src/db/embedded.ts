@@ -123,11 +123,12 @@ async function letPostgresIn (dataDir: string, firstCreated: string | undefined)
       continue
     }
     const mode = (stats.mode & 0o777).toString(8).padStart(4, '0')
+    const grant = { 0o100: 'u+x', 0o010: 'g+x', 0o001: 'o+x' }[bit]
     throw new Error(
       `embedded PostgreSQL runs as the OS user "${USER}" when Tessera runs as root, and that user ` +
         `cannot enter ${dir} (mode ${mode}, owner uid ${stats.uid}), a parent of DATA_DIR ${dataDir}. ` +
         'Tessera does not change directories that are not its own: let the user in ' +
-        `(e.g. chmod o+x ${dir}), choose a DATA_DIR it can reach, set DATABASE_URL to use your own ` +
+        `(e.g. chmod ${grant} ${dir}), choose a DATA_DIR it can reach, set DATABASE_URL to use your own ` +
         'PostgreSQL, or run Tessera as a user other than root.'
     )
   }
