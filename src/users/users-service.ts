@@ -99,9 +99,15 @@ export async function login (
   request: RequestInfo
 ): Promise<LoginResult> {
   const { db } = deps.database
-  // before any lookup or password check: the answer is the same for unknown names and right passwords
-  const notAFailure = await deps.loginThrottle?.begin(body.email ?? body.username ?? '')
-  const found = await repo.findUserByLogin(db, body)
+  const lookup = await repo.findLoginAccount(db, body)
+  const found = lookup.user
+  // after the lookup, to spend the budget of the account it resolves, but before the password
+  // check, so that parallel guesses cannot slip past it; the same for unknown names and right passwords
+  const notAFailure = await deps.loginThrottle?.begin(
+    found
+      ? { userId: found.id }
+      : { unknown: body.email !== undefined ? 'email' : 'username', normalizedName: lookup.normalizedName }
+  )
   // always one argon2 verification, against a dummy hash for unknown names (timing-safe)
   const passwordOk = await deps.passwords.verify(found?.passwordHash ?? null, body.password)
   if (!found || !passwordOk) {
@@ -109,7 +115,8 @@ export async function login (
       type: 'login.failed',
       userId: found?.id ?? null,
       ...request,
-      data: { login: body.email ?? body.username ?? '' },
+      // never the typed name: one that matches no account may be a password typed in the wrong field
+      data: { reason: found ? 'bad_password' : 'unknown_account' },
     })
     throw new ApiError('invalid_credentials')
   }
