@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
-import { createUser, expectError } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, createUser, expectError } from '../helpers/factories.js'
 
 let clock = new Date('2030-01-01T00:00:00Z')
 // in-memory counters on the injected clock; tests/rate-limits/redis.test.ts covers Redis
@@ -19,6 +19,22 @@ const attempt = (username: string, password: string, remoteAddress = '127.0.0.1'
 
 const attemptByEmail = (email: string, password: string) =>
   t.context.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password } })
+
+const changePassword = (token: string, currentPassword: string) =>
+  t.context.app.inject({
+    method: 'PUT',
+    url: '/v1/me/password',
+    headers: bearer(token),
+    payload: { currentPassword, newPassword: 'A-brand-new-passphrase-1' },
+  })
+
+const changeEmail = (token: string, currentPassword: string) =>
+  t.context.app.inject({
+    method: 'PATCH',
+    url: '/v1/me',
+    headers: bearer(token),
+    payload: { email: 'elsewhere@example.com', currentPassword },
+  })
 
 const failedLoginEvents = () => t.context.app.database.sql<{ userId: string | null; tokenId: string | null; data: unknown }[]>`
   select user_id as "userId", token_id as "tokenId", data from security_events
@@ -119,5 +135,39 @@ describe('login.failed events', () => {
       { userId: null, tokenId: null, data: { reason: 'unknown_account' } },
       { userId: null, tokenId: null, data: { reason: 'unknown_account' } },
     ])
+  })
+})
+
+describe('currentPassword guesses count as failed logins of the account', () => {
+  it('answers 429 to PUT /v1/me/password after LOGIN_MAX_FAILURES wrong ones, even with the right one', async () => {
+    const { user, token, tokenId } = await createLoggedInUser(t.context.app)
+    for (let i = 0; i < 3; i++) expectError(await changePassword(token, 'wrong-password'), 403, 'invalid_credentials')
+    const right = await changePassword(token, user.password)
+    expectError(right, 429, 'rate_limited')
+    expect(right.headers['retry-after']).toBe('600')
+    // the same budget as logging in: the password still works nowhere until the window ends
+    expectError(await attemptByEmail(user.email, user.password), 429, 'rate_limited')
+    // recorded although each wrong guess rolled its transaction back
+    expect(await failedLoginEvents()).toEqual(
+      Array.from({ length: 3 }, () => ({ userId: user.id, tokenId, data: { reason: 'password_change' } }))
+    )
+  })
+
+  it('answers 429 to an email change after LOGIN_MAX_FAILURES wrong ones, even with the right one', async () => {
+    const { user, token, tokenId } = await createLoggedInUser(t.context.app)
+    for (let i = 0; i < 3; i++) expectError(await changeEmail(token, 'wrong-password'), 403, 'invalid_credentials')
+    expectError(await changeEmail(token, user.password), 429, 'rate_limited')
+    expect(await failedLoginEvents()).toEqual(
+      Array.from({ length: 3 }, () => ({ userId: user.id, tokenId, data: { reason: 'email_change' } }))
+    )
+  })
+
+  it('shares the budget with failed logins, and does not count a right one', async () => {
+    const { user, token } = await createLoggedInUser(t.context.app)
+    await attempt(user.username, 'wrong-password')
+    await changeEmail(token, 'wrong-password')
+    expect((await changeEmail(token, user.password)).statusCode).toBe(200)
+    expectError(await changePassword(token, 'wrong-password'), 403, 'invalid_credentials')
+    expectError(await changePassword(token, user.password), 429, 'rate_limited')
   })
 })
