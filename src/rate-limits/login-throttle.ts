@@ -7,7 +7,7 @@ export interface LoginThrottleSettings {
   failureWindowSeconds: number
 }
 
-/** Login attempts per account name in a fixed window that starts with the first one. */
+/** Login attempts per account in a fixed window that starts with the first one. */
 export interface AttemptCounter {
   /** Counts an attempt; returns the count in the window and the seconds until it ends. */
   add(key: string): Promise<{ attempts: number; resetInSeconds: number }>
@@ -15,18 +15,33 @@ export interface AttemptCounter {
   remove(key: string): Promise<void>
 }
 
+/**
+ * Whose budget an attempt spends: the account the database resolved the typed name to, so that
+ * its username and its email, in any spelling the database matches, share one budget; or, for a
+ * name that matches no account, that name as the database normalises it, under the field it was
+ * typed in (an unknown name typed as a username and as an email spends two budgets, as the
+ * username and the email of an existing account would if they were not one account's).
+ */
+export type LoginAccount =
+  | { userId: string }
+  | { unknown: 'username' | 'email'; normalizedName: string }
+
 export interface LoginThrottle {
   /**
-   * Counts a login attempt for this name before any lookup or password check, and throws 429
-   * rate_limited once the name is past its failures, whether it exists and whatever the
+   * Counts a login attempt for this account before the password check, and throws 429
+   * rate_limited once the account is past its failures, whether it exists and whatever the
    * password. Counting first (rather than checking, then counting failures) means parallel
    * guesses cannot all slip past the check. Returns the function a success calls to uncount it.
    */
-  begin(name: string): Promise<() => Promise<void>>
+  begin(account: LoginAccount): Promise<() => Promise<void>>
 }
 
-// names are hashed: Redis never holds emails, and any name fits in a short key
-const keyOf = (name: string) => createHash('sha256').update(name.toLowerCase()).digest('base64url')
+// unknown names are hashed: Redis never holds emails (or a password typed as a name), and any
+// name fits in a short key; the prefixes keep user ids and the two fields' names apart
+const keyOf = (account: LoginAccount) =>
+  'userId' in account
+    ? `user:${account.userId}`
+    : `${account.unknown}:${createHash('sha256').update(account.normalizedName).digest('base64url')}`
 
 export function createLoginThrottle (
   counter: AttemptCounter,
@@ -39,8 +54,8 @@ export function createLoginThrottle (
     return null
   }
   return {
-    async begin (name) {
-      const key = keyOf(name)
+    async begin (account) {
+      const key = keyOf(account)
       const state = await counter.add(key).catch(failOpen)
       if (state && state.attempts > settings.maxFailures) {
         const retryAfter = String(Math.max(1, state.resetInSeconds))

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { DbOrTx } from '../db/client.js'
 import { type UserRow, users } from '../db/schema.js'
 
@@ -27,6 +27,34 @@ export async function findUserByLogin (db: DbOrTx, login: { username?: string; e
     login.email !== undefined ? eq(users.email, login.email) : eq(users.username, login.username ?? '')
   const [row] = await db.select().from(users).where(condition).limit(1)
   return row
+}
+
+export interface LoginLookup {
+  /** The account the name logs in to, if any. */
+  user: UserRow | undefined
+  /** The name as citext compares it (PostgreSQL's lower()): one value for every spelling that matches. */
+  normalizedName: string
+}
+
+/**
+ * The login lookup, with the name normalised by the database in the same query: JavaScript's
+ * toLowerCase differs from PostgreSQL's lower() ('İ' becomes 'i̇' in one, 'i' in the other), and
+ * a throttle key that splits what citext joins hands out fresh budgets. One query whether or not
+ * the name exists, so the lookup takes the same time for both.
+ */
+export async function findLoginAccount (
+  db: DbOrTx,
+  login: { username?: string; email?: string }
+): Promise<LoginLookup> {
+  const name = login.email ?? login.username ?? ''
+  const condition = login.email !== undefined ? eq(users.email, name) : eq(users.username, name)
+  const [row] = await db
+    .select({ normalizedName: sql<string>`lower(${name}::text)`, user: users })
+    .from(sql`(select) as login`)
+    .leftJoin(users, condition)
+    .limit(1)
+  if (!row) throw new Error('login lookup returned no row')
+  return { user: row.user ?? undefined, normalizedName: row.normalizedName }
 }
 
 export async function findUserById (db: DbOrTx, id: string): Promise<UserRow | undefined> {

@@ -99,9 +99,15 @@ export async function login (
   request: RequestInfo
 ): Promise<LoginResult> {
   const { db } = deps.database
-  // before any lookup or password check: the answer is the same for unknown names and right passwords
-  const notAFailure = await deps.loginThrottle?.begin(body.email ?? body.username ?? '')
-  const found = await repo.findUserByLogin(db, body)
+  const lookup = await repo.findLoginAccount(db, body)
+  const found = lookup.user
+  // after the lookup, to spend the budget of the account it resolves, but before the password
+  // check, so that parallel guesses cannot slip past it; the same for unknown names and right passwords
+  const notAFailure = await deps.loginThrottle?.begin(
+    found
+      ? { userId: found.id }
+      : { unknown: body.email !== undefined ? 'email' : 'username', normalizedName: lookup.normalizedName }
+  )
   // always one argon2 verification, against a dummy hash for unknown names (timing-safe)
   const passwordOk = await deps.passwords.verify(found?.passwordHash ?? null, body.password)
   if (!found || !passwordOk) {
@@ -109,7 +115,8 @@ export async function login (
       type: 'login.failed',
       userId: found?.id ?? null,
       ...request,
-      data: { login: body.email ?? body.username ?? '' },
+      // never the typed name: one that matches no account may be a password typed in the wrong field
+      data: { reason: found ? 'bad_password' : 'unknown_account' },
     })
     throw new ApiError('invalid_credentials')
   }
@@ -155,7 +162,7 @@ export async function updateMe (
   request: RequestInfo & { tokenId: string }
 ): Promise<UserRow> {
   const current = await getUser(deps, userId)
-  const newEmail = await emailChangeToStart(deps, current, body)
+  const newEmail = await emailChangeToStart(deps, current, body, request)
   if (body.username === undefined && newEmail === null) return current
   try {
     return await deps.database.db.transaction(async (tx) => {
@@ -173,7 +180,8 @@ export async function updateMe (
 async function emailChangeToStart (
   deps: UsersDeps,
   user: UserRow,
-  body: UpdateMeBody
+  body: UpdateMeBody,
+  request: RequestInfo & { tokenId: string }
 ): Promise<string | null> {
   if (body.email === undefined && body.currentPassword === undefined) return null
   if (body.email === undefined || body.currentPassword === undefined) {
@@ -183,7 +191,10 @@ async function emailChangeToStart (
       details: [{ path: missing, message: 'email and currentPassword go together' }],
     })
   }
-  if (!(await deps.passwords.verify(user.passwordHash, body.currentPassword))) {
+  const guess = await beginPasswordGuess(deps, user.id, 'email_change', request)
+  const currentOk = await guess.verify(user.passwordHash, body.currentPassword)
+  await guess.settle()
+  if (!currentOk) {
     // API.md: invalid_credentials is a 403 when it guards a change, not a login
     throw new ApiError('invalid_credentials', { statusCode: 403, message: 'The current password is wrong.' })
   }
@@ -232,10 +243,11 @@ export async function changePassword (
   body: ChangePasswordBody,
   request: RequestInfo & { tokenId: string }
 ): Promise<void> {
-  await deps.database.db.transaction(async (tx) => {
+  const guess = await beginPasswordGuess(deps, userId, 'password_change', request)
+  const changed = deps.database.db.transaction(async (tx) => {
     const user = await repo.lockUserById(tx, userId)
     if (!user) throw new ApiError('not_found')
-    const currentOk = await deps.passwords.verify(user.passwordHash, body.currentPassword)
+    const currentOk = await guess.verify(user.passwordHash, body.currentPassword)
     // API.md: 403, not 401, since the caller's token is fine and must not be discarded by clients
     if (!currentOk) throw new ApiError('invalid_credentials', { statusCode: 403 })
     assertPasswordAllowed(body.newPassword, user, 'newPassword')
@@ -245,4 +257,33 @@ export async function changePassword (
     await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
     await enqueueMail(tx, passwordChangedNotice(user))
   })
+  await changed.finally(() => guess.settle())
+}
+
+/**
+ * API.md Rate limits: a currentPassword guess is a login of the account. It spends the account's
+ * failure budget before the check (429 past it, like a login); `settle` then uncounts a right
+ * guess or records a wrong one as login.failed. `settle` runs after any transaction the check is
+ * in, since a wrong guess rolls that back and its event must stay (the counters are not in it).
+ */
+async function beginPasswordGuess (
+  deps: UsersDeps,
+  userId: string,
+  reason: 'password_change' | 'email_change',
+  request: RequestInfo & { tokenId: string }
+) {
+  const notAFailure = await deps.loginThrottle?.begin({ userId })
+  let verdict: boolean | undefined
+  return {
+    async verify (passwordHash: string, password: string) {
+      verdict = await deps.passwords.verify(passwordHash, password)
+      return verdict
+    },
+    async settle () {
+      if (verdict === true) await notAFailure?.()
+      if (verdict === false) {
+        await recordEvent(deps.database.db, { type: 'login.failed', userId, ...request, data: { reason } })
+      }
+    },
+  }
 }

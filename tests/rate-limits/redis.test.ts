@@ -91,6 +91,24 @@ describe.runIf(redisUrl !== null)('with Redis, across instances', () => {
     expect(Number(right.headers['retry-after'])).toBeGreaterThan(0)
     expectError(await attempt(b, 'nobody_at_all', 'wrong-password'), 429, 'rate_limited')
   })
+
+  it("shares one account's login budget on every instance, whichever name and check spends it", async () => {
+    const { a, b } = await twoInstances()
+    const { user, token } = await createLoggedInUser(a, { username: 'irina', email: 'irina@example.com' })
+    const login = (app: FastifyInstance, payload: Record<string, string>) =>
+      app.inject({ method: 'POST', url: '/v1/auth/login', payload })
+    expectError(await login(a, { email: 'IRINA@Example.com', password: 'wrong-password' }), 401, 'invalid_credentials')
+    const wrongCurrent = await b.inject({
+      method: 'PUT',
+      url: '/v1/me/password',
+      headers: bearer(token),
+      payload: { currentPassword: 'wrong-password', newPassword: 'A-brand-new-passphrase-1' },
+    })
+    expectError(wrongCurrent, 403, 'invalid_credentials')
+    // PostgreSQL's lower() matches 'İ' to 'i', as citext does: the same account, the same budget
+    expectError(await login(b, { username: 'İrina', password: user.password }), 429, 'rate_limited')
+    expectError(await login(a, { username: 'irina', password: user.password }), 429, 'rate_limited')
+  })
 })
 
 /** A TCP proxy in front of Redis that the test can cut and restore, as a network failure would. */
