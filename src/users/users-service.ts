@@ -1,3 +1,4 @@
+import { retireUserOneTimeTokens } from '../accounts/accounts-repository.js'
 import {
   DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS,
   sendEmailChangeMail,
@@ -8,7 +9,7 @@ import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
 import { enqueueMail } from '../mail/outbox-repository.js'
-import { passwordChangedNotice } from '../mail/templates.js'
+import { emailChangeRequestedNotice, passwordChangedNotice } from '../mail/templates.js'
 import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
 import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
@@ -214,6 +215,8 @@ async function startEmailChange (
   request: RequestInfo & { tokenId: string }
 ) {
   await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() })
+  // the old address hears of it now, while a password reset can still cancel the change
+  await enqueueMail(tx, emailChangeRequestedNotice(user, newEmail))
   await recordEvent(tx, {
     type: 'email.change_requested',
     userId: user.id,
@@ -222,7 +225,8 @@ async function startEmailChange (
   })
 }
 /**
- * Changes the password and revokes every other token of the user (the presenting one survives).
+ * Changes the password, revokes every other token of the user (the presenting one survives) and
+ * retires every unused mailed token.
  * The current password is checked under the user's row lock, so of two concurrent changes made
  * with the same current password exactly one succeeds; the other gets 403 invalid_credentials.
  */
@@ -242,6 +246,8 @@ export async function changePassword (
     const now = deps.now()
     await repo.updateUser(tx, userId, { passwordHash: await deps.passwords.hash(body.newPassword) }, now)
     const revoked = await revokeAllUserTokens(tx, userId, now, request.tokenId)
+    // no mailed token outlives the password it was issued under (API.md, Mail)
+    await retireUserOneTimeTokens(tx, userId, now)
     await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
     await enqueueMail(tx, passwordChangedNotice(user))
   })
