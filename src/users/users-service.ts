@@ -125,7 +125,7 @@ export async function login (
   const now = deps.now()
   const token = await db.transaction(async (tx) => {
     if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, now)
-    const issued = await issueSessionToken(tx, found.id, found.role, {
+    const issued = await issueSessionToken(tx, found.id, {
       name: body.tokenName ?? 'session',
       ttlSeconds: options.sessionTtlSeconds,
       maxActiveTokens: options.maxActiveTokensPerUser,
