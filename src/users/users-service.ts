@@ -124,6 +124,7 @@ export async function login (
     : null
   const now = deps.now()
   const token = await db.transaction(async (tx) => {
+    await assertStillCurrent(tx, deps, found, body.password)
     if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, now)
     const issued = await issueSessionToken(tx, found.id, {
       name: body.tokenName ?? 'session',
@@ -136,6 +137,22 @@ export async function login (
     return issued
   })
   return { user: found, token }
+}
+
+/**
+ * Re-reads the user under its row lock, which every password change, reset and disabling holds
+ * while it revokes the user's tokens: a password verified before one of them committed is stale,
+ * and a session issued on it would outlive the revocation. Only a login's rehash changes the hash
+ * and not the password; the password is then verified again against the hash now stored.
+ */
+async function assertStillCurrent (tx: Tx, deps: UsersDeps, verified: UserRow, password: string) {
+  const current = await repo.lockUserById(tx, verified.id)
+  if (!current) throw new ApiError('invalid_credentials')
+  const passwordUnchanged =
+    current.passwordHash === verified.passwordHash ||
+    (await deps.passwords.verify(current.passwordHash, password))
+  if (!passwordUnchanged) throw new ApiError('invalid_credentials')
+  if (current.disabled) throw new ApiError('account_disabled')
 }
 
 export async function getUser (deps: UsersDeps, userId: string): Promise<UserRow> {
