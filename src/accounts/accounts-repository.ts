@@ -1,6 +1,6 @@
 import { and, sql as dsql, eq, gt, inArray, isNull } from 'drizzle-orm'
 import type { DbOrTx } from '../db/client.js'
-import { type OneTimeTokenRow, oneTimeTokens } from '../db/schema.js'
+import { type OneTimeTokenRow, oneTimeTokens, type UserRow, users } from '../db/schema.js'
 
 export type OneTimePurpose = OneTimeTokenRow['purpose']
 
@@ -28,6 +28,33 @@ export async function replaceOneTimeToken (db: DbOrTx, token: NewOneTimeToken, n
       )
     )
   await db.insert(oneTimeTokens).values(token)
+}
+
+/**
+ * Retires every unused token of the user, whatever its purpose: a password change or reset, or
+ * disabling the account, leaves no mail that can still verify, reset or move the account.
+ */
+export async function retireUserOneTimeTokens (db: DbOrTx, userId: string, now: Date): Promise<void> {
+  await db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(and(eq(oneTimeTokens.userId, userId), isNull(oneTimeTokens.usedAt)))
+}
+
+/**
+ * The owner of a token, locked like lockUserById, before the token's own row is touched: the
+ * changes that retire a user's tokens (password change, reset, disabling) lock the user first,
+ * so taking the locks in the same order here cannot deadlock with them, and the owner read is
+ * the one those changes leave behind.
+ */
+export async function lockOneTimeTokenOwner (db: DbOrTx, tokenHash: Buffer): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select({ user: users })
+    .from(oneTimeTokens)
+    .innerJoin(users, eq(users.id, oneTimeTokens.userId))
+    .where(eq(oneTimeTokens.tokenHash, tokenHash))
+    .for('no key update', { of: users })
+  return row?.user
 }
 
 /**
@@ -78,7 +105,8 @@ export async function issuePasswordResetByEmail (
   // raw SQL through drizzle's postgres.js driver takes no Date parameters: pass ISO text and cast
   const rows = await db.execute<{ user_id: string }>(dsql`
     with target as (
-      select id, email from users where email = ${reset.email}
+      -- a disabled account gets no reset mail: its token could not be used (useOneTimeToken)
+      select id, email from users where email = ${reset.email} and not disabled
     ), retired as (
       update one_time_tokens set used_at = ${reset.now.toISOString()}::timestamptz
       where user_id in (select id from target) and purpose = 'password_reset' and used_at is null

@@ -10,8 +10,8 @@ import type { RequestInfo } from '../tokens/tokens-service.js'
 import type { PasswordHasher } from '../users/passwords.js'
 import * as users from '../users/users-repository.js'
 import { assertPasswordAllowed, conflictError } from '../users/users-service.js'
-import { issuePasswordResetByEmail } from './accounts-repository.js'
-import { sendVerificationMail, useOneTimeToken } from './one-time-tokens.js'
+import { issuePasswordResetByEmail, retireUserOneTimeTokens } from './accounts-repository.js'
+import { sendVerificationMail, type UsedToken, useOneTimeToken } from './one-time-tokens.js'
 
 export interface AccountsDeps {
   database: Database
@@ -34,10 +34,9 @@ export function invalidMailToken (): ApiError {
   })
 }
 
-async function tokenOwner (tx: Tx, token: OneTimeTokenRow | undefined): Promise<[OneTimeTokenRow, UserRow]> {
-  const user = token && (await users.findUserById(tx, token.userId))
-  if (!token || !user) throw invalidMailToken()
-  return [token, user]
+function tokenOwner (used: UsedToken | undefined): [OneTimeTokenRow, UserRow] {
+  if (!used) throw invalidMailToken()
+  return [used.token, used.user]
 }
 
 /**
@@ -50,7 +49,7 @@ export async function verifyEmail (deps: AccountsDeps, presented: string, reques
   try {
     return await deps.database.db.transaction(async (tx) => {
       const used = await useOneTimeToken(tx, presented, ['email_verification', 'email_change'], now)
-      const [token, user] = await tokenOwner(tx, used)
+      const [token, user] = tokenOwner(used)
       if (token.purpose === 'email_change') return completeEmailChange(tx, user, token, now, request)
       // a mail to an address the account has since left must not verify the current one
       if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
@@ -128,8 +127,9 @@ export async function requestPasswordReset (deps: AccountsDeps, email: string): 
 }
 
 /**
- * Sets a new password from a reset mail and revokes every token of the user: whoever held a
- * session may be the reason for the reset. The reset proves the user reads mail at the address,
+ * Sets a new password from a reset mail, revokes every token of the user and retires every other
+ * mailed token of theirs: whoever held a session, or started an email change, may be the reason
+ * for the reset (API.md, Mail). The reset proves the user reads mail at the address,
  * so it also verifies it (otherwise, with REQUIRE_EMAIL_VERIFICATION, a user whose verification
  * mail expired could never log in to ask for another).
  */
@@ -141,13 +141,15 @@ export async function confirmPasswordReset (
   const now = deps.now()
   await deps.database.db.transaction(async (tx) => {
     const used = await useOneTimeToken(tx, body.token, ['password_reset'], now)
-    const [token, user] = await tokenOwner(tx, used)
+    const [token, user] = tokenOwner(used)
     if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
     // a rejected password rolls the transaction back, so the token still works for a better one
     assertPasswordAllowed(body.password, user)
     const passwordHash = await deps.passwords.hash(body.password)
     await users.updateUser(tx, user.id, { passwordHash, emailVerifiedAt: user.emailVerifiedAt ?? now }, now)
     const revoked = await revokeAllUserTokens(tx, user.id, now)
+    // a pending email change would otherwise outlive the reset that is meant to end a takeover
+    await retireUserOneTimeTokens(tx, user.id, now)
     await recordEvent(tx, {
       type: 'password.reset',
       userId: user.id,

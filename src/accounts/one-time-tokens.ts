@@ -1,8 +1,14 @@
 import type { DbOrTx } from '../db/client.js'
+import type { OneTimeTokenRow, UserRow } from '../db/schema.js'
 import { enqueueMail } from '../mail/outbox-repository.js'
 import { emailChangeMail, verificationMail } from '../mail/templates.js'
 import { mintToken, parseToken } from '../tokens/token-format.js'
-import { consumeOneTimeToken, type OneTimePurpose, replaceOneTimeToken } from './accounts-repository.js'
+import {
+  consumeOneTimeToken,
+  lockOneTimeTokenOwner,
+  type OneTimePurpose,
+  replaceOneTimeToken,
+} from './accounts-repository.js'
 
 /** API.md's default lifetime of a verification mail (EMAIL_VERIFICATION_TTL_SECONDS). */
 export const DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS = 172_800
@@ -64,17 +70,29 @@ export async function sendEmailChangeMail (
   await enqueueMail(db, emailChangeMail(user, newEmail, token, options.ttlSeconds))
 }
 
+export interface UsedToken {
+  token: OneTimeTokenRow
+  /** Its owner, locked for the rest of the transaction. */
+  user: UserRow
+}
+
 /**
  * Uses a presented mailed token for one of `purposes`. Anything wrong (malformed, another kind,
- * unknown, wrong purpose, used, expired) is `undefined`; a malformed one costs no query.
+ * unknown, wrong purpose, used, expired, or a disabled owner) is `undefined`; a malformed one
+ * costs no query. The owner is locked before the token is used and its disabled flag read under
+ * that lock, so a disabling that commits first wins: a disabled account completes no reset or
+ * email change, not even one racing its disabling.
  */
 export async function useOneTimeToken (
   db: DbOrTx,
   presented: string,
   purposes: readonly OneTimePurpose[],
   now: Date
-) {
+): Promise<UsedToken | undefined> {
   const parsed = parseToken(presented)
   if (parsed?.kind !== 'mail') return undefined
-  return consumeOneTimeToken(db, parsed.digest, purposes, now)
+  const user = await lockOneTimeTokenOwner(db, parsed.digest)
+  if (!user || user.disabled) return undefined
+  const token = await consumeOneTimeToken(db, parsed.digest, purposes, now)
+  return token && { token, user }
 }

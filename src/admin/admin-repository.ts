@@ -1,6 +1,6 @@
-import { and, desc, sql as dsql, eq, or } from 'drizzle-orm'
+import { and, desc, sql as dsql, or } from 'drizzle-orm'
 import type { DbOrTx } from '../db/client.js'
-import { type UserRow, users } from '../db/schema.js'
+import { users } from '../db/schema.js'
 
 /** A position in the newest-first listing: created_at as PostgreSQL prints it (microseconds kept). */
 export interface UserPosition {
@@ -38,10 +38,4 @@ export async function listUsers (db: DbOrTx, query: ListUsersQuery) {
     .where(and(...conditions))
     .orderBy(desc(users.createdAt), desc(users.id))
     .limit(query.limit)
-}
-
-/** The user row locked for the rest of the transaction, so concurrent admin changes serialise. */
-export async function lockUser (tx: DbOrTx, id: string): Promise<UserRow | undefined> {
-  const [row] = await tx.select().from(users).where(eq(users.id, id)).for('update')
-  return row
 }

@@ -1,9 +1,10 @@
 import type { Database, DbOrTx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
-import type { Role } from '../tokens/scopes.js'
-import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
-import { findUserById, findUserByLogin, updateUser } from '../users/users-repository.js'
+import { retireUserOneTimeTokens } from '../accounts/accounts-repository.js'
+import { ADMIN_ONLY_SCOPES, type Role } from '../tokens/scopes.js'
+import { revokeAllUserTokens, stripUserTokenScopes } from '../tokens/tokens-repository.js'
+import { findUserById, findUserByLogin, lockUserById, updateUser } from '../users/users-repository.js'
 import { toUser } from '../users/users-service.js'
 import { type Actor, recordAdminEvent } from './actor.js'
 import * as repo from './admin-repository.js'
@@ -78,9 +79,11 @@ export interface UserChanges {
 }
 
 /**
- * Changes a user's role or disabled flag. Disabling revokes every token in the same
- * transaction. An admin may not demote or disable themselves through the API: that is the
- * one change that could leave nobody able to administer (the CLI can still do it).
+ * Changes a user's role or disabled flag. Disabling revokes every token and retires every unused
+ * mailed token (a reset or email change must not outlive the account's disabling) in the same
+ * transaction; demoting strips the admin-only scopes from the user's tokens, so a later
+ * re-promotion does not revive them. An admin may not demote or disable themselves through the
+ * API: that is the one change that could leave nobody able to administer (the CLI can still do it).
  */
 export async function updateUserAsAdmin (
   deps: AdminDeps,
@@ -94,7 +97,10 @@ export async function updateUserAsAdmin (
   }
   const now = deps.now()
   return deps.database.db.transaction(async (tx) => {
-    const current = await repo.lockUser(tx, userId)
+    // the lock of every change to the user's credentials and tokens; a FOR UPDATE would also block
+    // the foreign-key check of a mailed token's insert, whose transaction may hold the rows this
+    // one retires: a deadlock
+    const current = await lockUserById(tx, userId)
     if (!current) throw new ApiError('not_found', { message: 'No such user.' })
     const fields = (['role', 'disabled'] as const).filter(
       (field) => changes[field] !== undefined && changes[field] !== current[field]
@@ -102,7 +108,13 @@ export async function updateUserAsAdmin (
     if (fields.length === 0) return current
     const updated = (await updateUser(tx, userId, pick(changes, fields), now)) as UserRow
     await recordAdminEvent(tx, actor, { type: 'user.updated', userId, data: { ...pick(changes, fields) } })
-    if (changes.disabled === true) await revokeAll(tx, actor, userId, now, 'disabled')
+    if (fields.includes('role') && changes.role === 'user') {
+      await stripUserTokenScopes(tx, userId, ADMIN_ONLY_SCOPES)
+    }
+    if (changes.disabled === true) {
+      await revokeAll(tx, actor, userId, now, 'disabled')
+      await retireUserOneTimeTokens(tx, userId, now)
+    }
     return updated
   })
 }

@@ -53,6 +53,15 @@ export function emailChangeMail (
   ])
 }
 
+/** To the old address when a change is asked for: its owner can still stop it. */
+export function emailChangeRequestedNotice (user: Recipient, newEmail: string): OutgoingMail {
+  return mail(user.email, 'A change of your Tessera email address was requested', [
+    `Hello ${user.username},`,
+    `Someone signed in to your Tessera account asked to change its email address from ${user.email} to ${newEmail}. The change takes effect only when the mail sent to ${newEmail} is confirmed.`,
+    'If you did not ask for this, reset your password at once (POST /v1/auth/password-reset): that cancels the change and signs everyone out of the account.',
+  ])
+}
+
 export function emailChangedNotice (user: Recipient, previousEmail: string): OutgoingMail {
   return mail(previousEmail, 'Your Tessera email address was changed', [
     `Hello ${user.username},`,

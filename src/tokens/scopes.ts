@@ -2,25 +2,46 @@ export const SCOPES = ['profile:read', 'profile:write', 'tokens:read', 'tokens:w
 export type Scope = (typeof SCOPES)[number]
 export type Role = 'user' | 'admin'
 
-const USER_SCOPES: readonly Scope[] = ['profile:read', 'profile:write', 'tokens:read', 'tokens:write']
+/** The scopes only an admin may hold; a demotion strips them from the user's tokens for good. */
+export const ADMIN_ONLY_SCOPES: readonly Scope[] = ['admin']
+
+const USER_SCOPES: readonly Scope[] = SCOPES.filter((scope) => !ADMIN_ONLY_SCOPES.includes(scope))
 
 /** Every scope a role allows: `admin` only for admins. */
 export function scopesForRole (role: Role): readonly Scope[] {
   return role === 'admin' ? SCOPES : USER_SCOPES
 }
 
-// a session token's scopes follow from the role alone: one shared set per role, not one per request
+/** The scopes a token's stored ones come to under the role as it is now, in stored order. */
+export function heldScopes (tokenScopes: readonly string[], role: Role): Scope[] {
+  const allowed: readonly string[] = scopesForRole(role)
+  return tokenScopes.filter((scope): scope is Scope => allowed.includes(scope))
+}
+
+// a session token's scopes come from the role and one bit: one shared set each, not one per request
 const SESSION_SCOPES: Record<Role, ReadonlySet<Scope>> = {
   user: new Set(USER_SCOPES),
   admin: new Set(SCOPES),
 }
 
+/** What the auth lookup reads of a token to know its scopes. */
+export interface ScopeSource {
+  role: Role
+  /** A personal token's stored scopes. */
+  scopes?: readonly string[] | undefined
+  /** A session token still holds `admin` in its stored scopes (no demotion since it was issued). */
+  keepsAdmin?: boolean | undefined
+}
+
 /**
- * What a token may do right now: a session token holds everything its user's role allows;
- * a personal token holds what it was given, narrowed by the role as it is today (so a demoted
- * admin's tokens lose `admin` on their next request).
+ * What a token may do right now: its stored scopes narrowed by the role as it is today, so a
+ * demoted admin's tokens lose `admin` on their next request. A session token is issued with
+ * every scope (it holds whatever its user's role allows, so a promotion reaches it), and a
+ * demotion strips `admin` from it in the database: a later re-promotion does not bring it back.
  */
-export function effectiveScopes (kind: string, tokenScopes: readonly string[] | null, role: Role): ReadonlySet<Scope> {
-  if (kind === 'session') return SESSION_SCOPES[role]
-  return new Set(scopesForRole(role).filter((scope) => tokenScopes?.includes(scope)))
+export function effectiveScopes (kind: string, token: ScopeSource): ReadonlySet<Scope> {
+  if (kind === 'session') {
+    return SESSION_SCOPES[token.role === 'admin' && token.keepsAdmin === true ? 'admin' : 'user']
+  }
+  return new Set(heldScopes(token.scopes ?? [], token.role))
 }

@@ -13,8 +13,10 @@ export interface TokenForAuth {
   disabled: boolean
   /** When the token expires, in epoch milliseconds (PostgreSQL converts it); null: never. */
   expiresAtMs: number | null
-  /** A personal token's scopes (a session token's follow from its user's role). */
+  /** A personal token's scopes. */
   scopes?: string[]
+  /** A session token still holds `admin` (see effectiveScopes); its other scopes follow from the role. */
+  keepsAdmin?: boolean
 }
 
 /**
@@ -28,7 +30,8 @@ export interface TokenForAuth {
 export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
     select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
-           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs"
+           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs",
+           'admin' = any(t.scopes) as "keepsAdmin"
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
 }
@@ -102,6 +105,26 @@ export async function revokeAllUserTokens (
     .update(authTokens)
     .set({ revoked: true, revokedAt: now })
     .where(and(...conditions))
+    .returning({ id: authTokens.id })
+  return rows.length
+}
+
+/**
+ * Takes `scopes` out of every token of the user (a demotion): narrowing by the role alone would
+ * hand them back on a re-promotion. Returns how many tokens lost one.
+ */
+export async function stripUserTokenScopes (
+  db: DbOrTx,
+  userId: string,
+  scopes: readonly string[]
+): Promise<number> {
+  // one array parameter (drizzle would spread a bare JS array into a list)
+  const stripped = dsql.param([...scopes])
+  const remaining = dsql`array(select s from unnest(${authTokens.scopes}) s where s <> all(${stripped}::text[]))`
+  const rows = await db
+    .update(authTokens)
+    .set({ scopes: remaining })
+    .where(and(eq(authTokens.userId, userId), dsql`${authTokens.scopes} && ${stripped}::text[]`))
     .returning({ id: authTokens.id })
   return rows.length
 }

@@ -6,7 +6,7 @@ import { enqueueMail } from '../mail/outbox-repository.js'
 import { personalTokenCreatedNotice } from '../mail/templates.js'
 import { lockUserById } from '../users/users-repository.js'
 import type { Role, Scope } from './scopes.js'
-import { effectiveScopes, scopesForRole } from './scopes.js'
+import { effectiveScopes, heldScopes, SCOPES, scopesForRole } from './scopes.js'
 import { mintToken, parseToken } from './token-format.js'
 import * as repo from './tokens-repository.js'
 import { type CreateTokenBody, DEFAULT_TOKEN_LIFETIME_DAYS, type TokenView } from './tokens-schemas.js'
@@ -57,7 +57,7 @@ export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session
       tokenId: token.id,
       kind,
       role: token.role,
-      scopes: effectiveScopes(kind, token.scopes ?? null, token.role),
+      scopes: effectiveScopes(kind, token),
     },
   }
 }
@@ -89,7 +89,6 @@ export interface SessionOptions {
 export async function issueSessionToken (
   tx: DbOrTx,
   userId: string,
-  role: Role,
   options: SessionOptions
 ): Promise<NewToken> {
   // serialises with logout-all and password changes: see lockUserById
@@ -110,7 +109,8 @@ export async function issueSessionToken (
     tokenHash: digest,
     kind: 'session',
     name: options.name,
-    scopes: [...scopesForRole(role)],
+    // every scope, narrowed by the role on each request (see effectiveScopes)
+    scopes: [...SCOPES],
     expiresAt: new Date(options.now.getTime() + options.ttlSeconds * 1000),
     userAgent: options.request.userAgent,
     lastUsedIp: null,
@@ -139,7 +139,8 @@ export function toTokenView (row: AuthTokenRow, currentTokenId: string): TokenVi
 /** The caller's active tokens, newest first (served by auth_tokens_user_active_idx). */
 export async function listTokens (database: Database, auth: AuthContext, now: Date): Promise<TokenView[]> {
   const rows = await repo.listActiveTokens(database.db, auth.userId, now)
-  return rows.map((row) => toTokenView(row, auth.tokenId))
+  // what each token holds now, not what it was issued with (a session's stored scopes are all of them)
+  return rows.map((row) => toTokenView({ ...row, scopes: heldScopes(row.scopes, auth.role) }, auth.tokenId))
 }
 
 async function lockUser (tx: Tx, userId: string): Promise<UserRow> {

@@ -80,8 +80,8 @@ export async function updateUser (
 
 /**
  * Locks the user's row: the per-user mutex under which tokens are issued and mass-revoked
- * (login, personal tokens, logout-all, password change), so that each of these sees the others'
- * committed effects. NO KEY UPDATE does not block the foreign-key checks of inserts elsewhere.
+ * (login, personal tokens, logout-all, password change and reset, admin changes, the use of a
+ * mailed token), so that each of these sees the others' committed effects. NO KEY UPDATE does not block the foreign-key checks of inserts elsewhere.
  */
 export async function lockUserById (tx: DbOrTx, id: string): Promise<UserRow | undefined> {
   const [row] = await tx.select().from(users).where(eq(users.id, id)).for('no key update')

@@ -1,3 +1,4 @@
+import { retireUserOneTimeTokens } from '../accounts/accounts-repository.js'
 import {
   DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS,
   sendEmailChangeMail,
@@ -8,7 +9,7 @@ import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
 import { enqueueMail } from '../mail/outbox-repository.js'
-import { passwordChangedNotice } from '../mail/templates.js'
+import { emailChangeRequestedNotice, passwordChangedNotice } from '../mail/templates.js'
 import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
 import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
@@ -130,8 +131,9 @@ export async function login (
     : null
   const now = deps.now()
   const token = await db.transaction(async (tx) => {
+    await assertStillCurrent(tx, deps, found, body.password)
     if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, now)
-    const issued = await issueSessionToken(tx, found.id, found.role, {
+    const issued = await issueSessionToken(tx, found.id, {
       name: body.tokenName ?? 'session',
       ttlSeconds: options.sessionTtlSeconds,
       maxActiveTokens: options.maxActiveTokensPerUser,
@@ -142,6 +144,22 @@ export async function login (
     return issued
   })
   return { user: found, token }
+}
+
+/**
+ * Re-reads the user under its row lock, which every password change, reset and disabling holds
+ * while it revokes the user's tokens: a password verified before one of them committed is stale,
+ * and a session issued on it would outlive the revocation. Only a login's rehash changes the hash
+ * and not the password; the password is then verified again against the hash now stored.
+ */
+async function assertStillCurrent (tx: Tx, deps: UsersDeps, verified: UserRow, password: string) {
+  const current = await repo.lockUserById(tx, verified.id)
+  if (!current) throw new ApiError('invalid_credentials')
+  const passwordUnchanged =
+    current.passwordHash === verified.passwordHash ||
+    (await deps.passwords.verify(current.passwordHash, password))
+  if (!passwordUnchanged) throw new ApiError('invalid_credentials')
+  if (current.disabled) throw new ApiError('account_disabled')
 }
 
 export async function getUser (deps: UsersDeps, userId: string): Promise<UserRow> {
@@ -225,6 +243,8 @@ async function startEmailChange (
   request: RequestInfo & { tokenId: string }
 ) {
   await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() })
+  // the old address hears of it now, while a password reset can still cancel the change
+  await enqueueMail(tx, emailChangeRequestedNotice(user, newEmail))
   await recordEvent(tx, {
     type: 'email.change_requested',
     userId: user.id,
@@ -233,7 +253,8 @@ async function startEmailChange (
   })
 }
 /**
- * Changes the password and revokes every other token of the user (the presenting one survives).
+ * Changes the password, revokes every other token of the user (the presenting one survives) and
+ * retires every unused mailed token.
  * The current password is checked under the user's row lock, so of two concurrent changes made
  * with the same current password exactly one succeeds; the other gets 403 invalid_credentials.
  */
@@ -254,6 +275,8 @@ export async function changePassword (
     const now = deps.now()
     await repo.updateUser(tx, userId, { passwordHash: await deps.passwords.hash(body.newPassword) }, now)
     const revoked = await revokeAllUserTokens(tx, userId, now, request.tokenId)
+    // no mailed token outlives the password it was issued under (API.md, Mail)
+    await retireUserOneTimeTokens(tx, userId, now)
     await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
     await enqueueMail(tx, passwordChangedNotice(user))
   })

@@ -35,6 +35,19 @@ describe('email change (PATCH /v1/me {email, currentPassword})', () => {
     )
   })
 
+  it('tells the old address as soon as the change is requested', async () => {
+    const { user, token: session } = await createLoggedInUser(t.context.app)
+    const before = await mailsTo(t.context.app, user.email)
+    const response = await patchMe(session, { email: 'new@example.com', currentPassword: user.password })
+    expect(response.statusCode).toBe(200)
+    const notices = (await mailsTo(t.context.app, user.email)).slice(before.length)
+    expect(notices.map((mail) => mail.subject)).toEqual(['A change of your Tessera email address was requested'])
+    expect(notices[0]?.bodyText).toContain('new@example.com')
+    expect(notices[0]?.bodyText).toContain('reset your password')
+    // no token for the old address: it can only stop the change, not confirm it
+    expect(notices[0]?.bodyText).not.toMatch(/^token:/m)
+  })
+
   it('answers 403 invalid_credentials for a wrong current password, and mails nothing', async () => {
     const { token: session } = await createLoggedInUser(t.context.app)
     const response = await patchMe(session, { email: 'new@example.com', currentPassword: 'wrong-password' })

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createLoggedInAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError, login } from '../helpers/factories.js'
+import { createPersonalToken, listTokens } from '../helpers/tokens.js'
 
 const t = useTestApp()
 const MISSING_ID = '00000000-0000-4000-8000-000000000000'
@@ -151,6 +152,36 @@ describe('GET and PATCH /v1/admin/users/:id', () => {
     expect(promoted.json().user.role).toBe('admin')
     const list = await t.context.app.inject({ url: '/v1/admin/users', headers: bearer(token) })
     expect(list.statusCode).toBe(200)
+  })
+
+  it('re-promoting a demoted admin does not revive their old tokens’ admin scope; a new login has it', async () => {
+    const admin = await asAdmin()
+    const other = await asAdmin()
+    const pat = await createPersonalToken(t.context.app, admin.token, { scopes: ['admin', 'tokens:read'] })
+    const listUsers = (token: string) => t.context.app.inject({ url: '/v1/admin/users', headers: bearer(token) })
+    expect((await listUsers(pat.token)).statusCode).toBe(200)
+    for (const role of ['user', 'admin']) {
+      const response = await other.call('PATCH', `/v1/admin/users/${admin.user.id}`, { role })
+      expect(response.json().user.role).toBe(role)
+    }
+    expectError(await listUsers(admin.token), 403, 'insufficient_scope')
+    expectError(await listUsers(pat.token), 403, 'insufficient_scope')
+    // they still work for everything else, and show what they hold now
+    const tokens = await listTokens(t.context.app, pat.token)
+    expect(tokens.find((token) => token.id === pat.id)?.scopes).toEqual(['tokens:read'])
+    expect(tokens.find((token) => token.id === admin.tokenId)?.scopes).not.toContain('admin')
+    const fresh = await login(t.context.app, admin.user)
+    expect((await listUsers(fresh.token)).statusCode).toBe(200)
+  })
+
+  it('lists a user’s session with the scopes the role gives it, admin only once promoted', async () => {
+    const admin = await asAdmin()
+    const { user, token, tokenId } = await createLoggedInUser(t.context.app)
+    const sessionScopes = async () =>
+      (await listTokens(t.context.app, token)).find((listed) => listed.id === tokenId)?.scopes
+    expect(await sessionScopes()).toEqual(['profile:read', 'profile:write', 'tokens:read', 'tokens:write'])
+    await admin.call('PATCH', `/v1/admin/users/${user.id}`, { role: 'admin' })
+    expect(await sessionScopes()).toEqual(['profile:read', 'profile:write', 'tokens:read', 'tokens:write', 'admin'])
   })
 
   it('refuses to let an admin demote or disable themselves (403 forbidden)', async () => {

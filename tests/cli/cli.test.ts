@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
 import { TEST_ENV, useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError } from '../helpers/factories.js'
+import { latestToken, RESET_SUBJECT } from '../helpers/mail.js'
 
 const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url))
 const t = useTestApp()
@@ -60,6 +61,22 @@ describe('the tessera CLI', () => {
     expect(await row()).toEqual({ role: 'user', disabled: true })
     expect((await tessera('users', 'enable', user.username)).code).toBe(0)
     expect(await row()).toEqual({ role: 'user', disabled: false })
+  })
+
+  it('users disable retires the user’s mailed tokens, as the admin API does', async () => {
+    const user = await createUser(t.context.app)
+    await t.context.app.inject({ method: 'POST', url: '/v1/auth/password-reset', payload: { email: user.email } })
+    const token = await latestToken(t.context.app, user.email, RESET_SUBJECT)
+    expect((await tessera('users', 'disable', user.username)).code).toBe(0)
+    expect((await tessera('users', 'enable', user.username)).code).toBe(0)
+    const confirm = await t.context.app.inject({
+      method: 'POST',
+      url: '/v1/auth/password-reset/confirm',
+      payload: { token, password: 'A-brand-new-passphrase-1' },
+    })
+    expect(expectError(confirm, 400, 'validation_failed').details).toEqual([
+      { path: '/token', message: expect.any(String) },
+    ])
   })
 
   it('sets, shows and clears a limit, and a running server applies it on its next requests', async () => {

@@ -3,8 +3,8 @@ import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, expectError, login } from '../helpers/factories.js'
 import { createPersonalToken } from '../helpers/tokens.js'
 
-// many logins from one address: the per-IP budget is not what these tests are about
-const t = useTestApp({ env: { RATE_LIMIT_ANON_MAX: '100000' } })
+// many logins from one address and for one account: neither budget is what these tests are about
+const t = useTestApp({ env: { RATE_LIMIT_ANON_MAX: '100000', LOGIN_MAX_FAILURES: '100000' } })
 
 const ping = (token: string) => t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })
 
@@ -90,5 +90,36 @@ describe('concurrency', () => {
     // the winner's token survives; the loser's was revoked by the winner
     expect((await ping([token, other.token][winner] as string)).statusCode).toBe(200)
     expectError(await ping([token, other.token][loser] as string), 401, 'token_revoked')
+  })
+
+  it('logins racing a password change: no token from a login with the old password outlives the change', async () => {
+    const LOGINS = 24
+    for (let round = 0; round < 5; round++) {
+      const { user, token } = await createLoggedInUser(t.context.app)
+      const loginRequest = () =>
+        t.context.app.inject({
+          method: 'POST',
+          url: '/v1/auth/login',
+          payload: { username: user.username, password: user.password },
+        })
+      const logins = Array.from({ length: LOGINS }, loginRequest)
+      const change = await t.context.app.inject({
+        method: 'PUT',
+        url: '/v1/me/password',
+        headers: bearer(token),
+        payload: { currentPassword: user.password, newPassword: `a-brand-new-Passphrase-${round}` },
+      })
+      expect(change.statusCode, change.body).toBe(204)
+      // every login used the old password: whether it answered before or after the change
+      // committed, its token must be dead now (revoked by the change, or never issued)
+      for (const response of await Promise.all(logins)) {
+        if (response.statusCode !== 200) {
+          expectError(response, 401, 'invalid_credentials')
+          continue
+        }
+        expectError(await ping(response.json().token), 401, 'token_revoked')
+      }
+      expect((await ping(token)).statusCode).toBe(200)
+    }
   })
 })
