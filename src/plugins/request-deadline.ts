@@ -24,7 +24,8 @@ function writeRaw (socket: Socket, error: ApiError) {
     ...Object.entries(API_HEADERS).map(([name, value]) => `${name}: ${value}`),
     'connection: close',
   ]
-  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`)
+  socket.write(`${head.join('\r\n')}\r\n\r\n${body}`)
+  // closed once the answer is written: the rest of the request is never read
   socket.destroySoon()
 }
 

@@ -119,6 +119,19 @@ describe('the request deadline', () => {
   })
 })
 
+describe('HTTP that does not parse', () => {
+  it('is answered 400 in the error shape, not fastify\'s', async () => {
+    const port = await listening()
+    const socket = connect(port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const closed = untilClosed(socket, Date.now())
+    socket.write('NOT HTTP AT ALL\r\n\r\n')
+    const [head = '', body = ''] = (await closed).received.split('\r\n\r\n')
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(JSON.parse(body)).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'validation_failed' })
+  })
+})
+
 describe('a client that hangs up in the middle of its body', () => {
   it('is logged as a closed connection, not as a database outage', async () => {
     const port = await listening()
