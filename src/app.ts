@@ -12,7 +12,7 @@ import { eventsRoutes } from './events/events-routes.js'
 import { healthRoutes } from './health/health-routes.js'
 import cleanupJob from './maintenance/cleanup-plugin.js'
 import { lazyRequestLogger } from './logging.js'
-import { authenticatePlugin } from './plugins/authenticate.js'
+import { authenticatePlugin, clientIp } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
@@ -20,7 +20,7 @@ import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
 import mailer from './plugins/mailer.js'
 import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
-import requestDeadline from './plugins/request-deadline.js'
+import requestDeadline, { clientErrorHandler, nodeDeadlineOptions } from './plugins/request-deadline.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
@@ -41,6 +41,8 @@ export interface BuildAppOptions {
    * for benchmarks. `keyPrefix` separates the Redis counters of apps that must not share them.
    */
   rateLimit?: Partial<RateLimitPluginOptions>
+  /** The request deadline (default REQUEST_DEADLINE_MS); tests shorten it. */
+  requestDeadlineMs?: number
 }
 
 /** Longer than any legitimate request (an argon2 login is ~10 ms), short enough not to hang. */
@@ -55,7 +57,9 @@ function createValidators () {
     const ajv = new Ajv({
       coerceTypes,
       useDefaults: true,
-      removeAdditional: true,
+      // API.md: unknown body properties are ignored, never applied. `true` would strip them only
+      // from schemas declaring additionalProperties: false, which typebox's objects do not.
+      removeAdditional: 'all',
       allErrors: true,
       strict: false,
     })
@@ -68,20 +72,36 @@ function createValidators () {
     (httpPart === 'body' ? strict : coercing).compile(schema)
 }
 
+/**
+ * fastify's own hop count trusts no one (5.12 fails closed on a number), so hops are a trust
+ * function: the socket's peer and the next hops-1 X-Forwarded-For entries, from the right, are
+ * proxies. A list is compiled by fastify (proxy-addr): an entry is trusted only if it is one.
+ */
+function trustProxyOption (trust: Config['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust
+  return trust === false ? false : [...trust]
+}
+
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, database } = options
   const now = options.now ?? (() => new Date())
+  const requestDeadlineMs = options.requestDeadlineMs ?? REQUEST_DEADLINE_MS
   const app = Fastify({
     ...(options.logger && typeof options.logger === 'object' && 'child' in options.logger
       ? { loggerInstance: options.logger }
       : { logger: options.logger ?? false }),
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     // one access-log line per request is written below, with the caller's ids
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
-    // a request silent this long on its connection is answered 503 (see request-deadline.ts)
-    connectionTimeout: REQUEST_DEADLINE_MS,
+    // the request deadline (see request-deadline.ts): a request must arrive within it (408), and a
+    // connection silent that long while its request is handled is answered 503
+    connectionTimeout: requestDeadlineMs,
+    // fastify sets it on the server after making it, from this option (0 unless given)
+    requestTimeout: requestDeadlineMs,
+    http: nodeDeadlineOptions(requestDeadlineMs),
+    clientErrorHandler,
     // request loggers are made on first use: see logging.ts
     childLoggerFactory: lazyRequestLogger,
     // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,
@@ -111,10 +131,10 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   })
   await app.register(authenticatePlugin, {
     now,
-    onAuthenticated: (request, auth, at) => lastUsed.record(auth.tokenId, request.ip ?? null, at),
+    onAuthenticated: (request, auth, at) => lastUsed.record(auth.tokenId, clientIp(request), at),
   })
   await app.register(errorHandler)
-  await app.register(requestDeadline)
+  await app.register(requestDeadline, { deadlineMs: requestDeadlineMs })
   await app.register(gracefulClose)
   await app.register(docs)
   await app.register(mailer)

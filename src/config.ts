@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { type Static, type TSchema, Type } from 'typebox'
 import { Value } from 'typebox/value'
 
@@ -18,7 +19,8 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  SESSION_TTL_SECONDS: Integer(60, 31_536_000, 604_800),
+  // from 1 second: a 2-second session is how people test their clients' expiry handling
+  SESSION_TTL_SECONDS: Integer(1, 31_536_000, 604_800),
   MAX_ACTIVE_TOKENS_PER_USER: Integer(1, 100_000, 100),
   RATE_LIMIT_MAX: Integer(0, 1_000_000_000, 600),
   RATE_LIMIT_WINDOW_SECONDS: Integer(1, 86_400, 60),
@@ -35,7 +37,8 @@ export const EnvSchema = Type.Object({
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Tessera <no-reply@localhost>' }),
   MAIL_POLL_INTERVAL_SECONDS: Integer(0, 3600, 5),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  // false, a hop count (true = 1) or a list of addresses/CIDRs: parsed by parseTrustProxy
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' }
@@ -72,7 +75,11 @@ export interface Config {
   mailFrom: string
   /** How often the mail worker looks for pending mail; 0 disables it (tests run it by hand). */
   mailPollIntervalSeconds: number
-  trustProxy: boolean
+  /**
+   * The proxies in front (API.md, Rate limits): false (none), a hop count, or the addresses and
+   * CIDRs of the proxies. X-Forwarded-For entries past them are the client's to forge.
+   */
+  trustProxy: TrustProxy
   logLevel: string
   bodyLimitBytes: number
   databasePoolSize: number
@@ -82,6 +89,8 @@ export interface Config {
   /** 0 disables the in-process cleanup job (the CLI's prune commands still work). */
   cleanupIntervalSeconds: number
 }
+
+export type TrustProxy = false | number | readonly string[]
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -111,10 +120,39 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     const name = error.instancePath.slice(1)
     if (!problems.has(name)) problems.set(name, `${name} ${describe(error.message, env[name])}`)
   }
+  const trustProxy = parseTrustProxy(String(values.TRUST_PROXY))
+  if (typeof trustProxy === 'string') problems.set('TRUST_PROXY', `TRUST_PROXY ${describe(trustProxy, env.TRUST_PROXY)}`)
   if (problems.size > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${[...problems.values()].join('\n  ')}`)
   }
-  return toConfig(values as Env)
+  return toConfig(values as Env, trustProxy as TrustProxy)
+}
+
+const MAX_PROXY_HOPS = 100
+
+/** TRUST_PROXY's value, or a message saying what is wrong with it. */
+export function parseTrustProxy (raw: string): TrustProxy | string {
+  const value = raw.trim().toLowerCase()
+  if (value === 'false' || value === '0') return false
+  if (value === 'true') return 1
+  if (INTEGER.test(value)) {
+    const hops = Number(value)
+    return hops >= 1 && hops <= MAX_PROXY_HOPS ? hops : `must be a hop count from 0 to ${MAX_PROXY_HOPS}`
+  }
+  const entries = value.split(',').map((entry) => entry.trim())
+  const bad = entries.find((entry) => !isAddressOrCidr(entry))
+  if (bad !== undefined) {
+    return `must be true, false, a hop count or a comma-separated list of IP addresses or CIDRs (${JSON.stringify(bad.slice(0, 45))} is none)`
+  }
+  return Object.freeze(entries)
+}
+
+function isAddressOrCidr (entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
 }
 
 function describe (message: string, raw: string | undefined): string {
@@ -123,7 +161,7 @@ function describe (message: string, raw: string | undefined): string {
   return `${message}${shown}`
 }
 
-function toConfig (env: Env): Config {
+function toConfig (env: Env, trustProxy: TrustProxy): Config {
   return Object.freeze({
     host: env.HOST,
     port: env.PORT,
@@ -153,7 +191,7 @@ function toConfig (env: Env): Config {
     smtpUrl: env.SMTP_URL,
     mailFrom: env.MAIL_FROM,
     mailPollIntervalSeconds: env.MAIL_POLL_INTERVAL_SECONDS,
-    trustProxy: env.TRUST_PROXY,
+    trustProxy,
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     databasePoolSize: env.DATABASE_POOL_SIZE,

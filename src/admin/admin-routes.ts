@@ -60,7 +60,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const user = await admin.updateUserAsAdmin(deps, adminActor(request), request.params.id, request.body)
+      const { role, disabled } = request.body
+      const user = await admin.updateUserAsAdmin(deps, adminActor(request), request.params.id, { role, disabled })
       return { user: admin.toAdminUser(user) }
     }
   )

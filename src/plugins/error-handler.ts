@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { DrizzleQueryError } from 'drizzle-orm/errors'
 import fp from 'fastify-plugin'
 import { ApiError, type ErrorCode } from '../errors.js'
+import { setApiHeaders } from './authenticate.js'
 
 // fastify's own error codes, mapped onto API.md's catalog
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -88,6 +89,7 @@ export function toApiError (error: unknown): ApiError {
 }
 
 export function sendError (reply: FastifyReply, error: ApiError) {
+  setApiHeaders(reply)
   if (error.statusCode === 401 && !error.headers['www-authenticate']) {
     reply.header('www-authenticate', 'Bearer realm="tessera"')
   }
@@ -110,9 +112,43 @@ function loggable (error: unknown): unknown {
   return redacted
 }
 
+/** fastify's body parsing refusals (not JSON, unparseable, too large), raised before any preHandler. */
+const isBodyRefusal = (error: unknown) => {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('FST_ERR_CTP_')
+}
+
+/**
+ * What answers a body refused before the guard (or the 404 handler's limiter) could run: API.md
+ * has the token checked before the body, and every such request counted against a budget.
+ * Anonymous /v1 routes were counted in onRequest already.
+ */
+async function refusalBeforeBody (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  try {
+    if (request.is404) await app.requestLimiter.limit(request, reply)
+    else await app.guardBeforeBodyError(request, reply)
+    return null
+  } catch (refusal) {
+    return refusal
+  }
+}
+
+/**
+ * A client that hangs up before its body has arrived fails the body stream with ECONNRESET
+ * ("aborted"), which must not read as the database's ECONNRESET: it is no outage, and there is
+ * nobody left to answer.
+ */
+const isClientAbort = (error: unknown, request: FastifyRequest) =>
+  error != null && error === request.raw.errored && !request.raw.complete
+
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
 async function errorHandler (app: FastifyInstance) {
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler(async (thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (isClientAbort(thrown, request)) {
+      request.log.info({ reason: (thrown as Error).message }, 'client closed the connection before its request arrived')
+      return sendError(reply, new ApiError('validation_failed', { message: 'The request body did not arrive.' }))
+    }
+    const error = isBodyRefusal(thrown) ? (await refusalBeforeBody(app, request, reply)) ?? thrown : thrown
     const apiError = toApiError(error)
     if (apiError.statusCode >= 500) {
       request.log.error({ err: loggable(error) }, apiError.code)
@@ -134,4 +170,4 @@ async function errorHandler (app: FastifyInstance) {
   })
 }
 
-export default fp(errorHandler, { name: 'error-handler', dependencies: ['rate-limit'] })
+export default fp(errorHandler, { name: 'error-handler', dependencies: ['rate-limit', 'authenticate'] })

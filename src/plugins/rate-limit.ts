@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { ApiError } from '../errors.js'
+import { clientIp } from './authenticate.js'
 import {
   createLoginThrottle,
   type LoginThrottle,
@@ -195,8 +196,8 @@ function createRequestLimiter ({ settings, cache, store }: RequestLimiterOptions
     // unlimited callers skip the store entirely
     if (max === null) return
     // one budget per user across all their tokens; anonymous callers and refused tokens share
-    // their IP's (TRUST_PROXY decides what request.ip is; an IPv6 client counts by its /64)
-    const key = request.auth ? `user:${request.auth.userId}` : `ip:${normalizeIP(request.ip)}`
+    // their IP's (TRUST_PROXY decides which; an IPv6 client counts by its /64)
+    const key = request.auth ? `user:${request.auth.userId}` : `ip:${normalizeIP(clientIp(request) ?? '')}`
     let counted: CounterState | null | undefined
     let settle: ((state: CounterState | null) => void) | undefined
     store.incr(key, (error, state) => {

@@ -19,10 +19,12 @@ export async function findOverride (sql: Sql, userId: string): Promise<Override 
 }
 
 export async function upsertOverride (db: DbOrTx, userId: string, override: Override, now: Date) {
+  // the row from named fields: whatever else the object carries is never written
+  const set = { max: override.max, windowSeconds: override.windowSeconds, updatedAt: now }
   await db
     .insert(rateLimitOverrides)
-    .values({ userId, ...override, updatedAt: now })
-    .onConflictDoUpdate({ target: rateLimitOverrides.userId, set: { ...override, updatedAt: now } })
+    .values({ userId, ...set })
+    .onConflictDoUpdate({ target: rateLimitOverrides.userId, set })
 }
 
 export async function deleteOverride (db: DbOrTx, userId: string): Promise<boolean> {

@@ -58,7 +58,9 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const limit = await rateLimits.setUserLimit(deps, adminActor(request), request.params.id, request.body)
+      // named fields only: a stray property (userId) must never reach the row (API.md Conventions)
+      const { max, windowSeconds } = request.body
+      const limit = await rateLimits.setUserLimit(deps, adminActor(request), request.params.id, { max, windowSeconds })
       // this instance at once; the others when the NOTIFY reaches them, milliseconds later
       app.overrideCache.invalidate(request.params.id)
       return limit

@@ -75,7 +75,7 @@ describe('loadConfig', () => {
       passwordResetTtlSeconds: 900,
       smtpUrl: 'smtp://mail:25',
       mailFrom: 'Ops <ops@example.com>',
-      trustProxy: true,
+      trustProxy: 1,
       logLevel: 'debug',
       bodyLimitBytes: 2048,
       databasePoolSize: 20,
@@ -85,6 +85,24 @@ describe('loadConfig', () => {
       cleanupIntervalSeconds: 0,
       mailPollIntervalSeconds: 7,
     })
+  })
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['true', 1],
+    ['TRUE', 1],
+    ['1', 1],
+    ['3', 3],
+    ['10.0.0.1', ['10.0.0.1']],
+    [' 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32 ', ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32']],
+  ])('reads TRUST_PROXY=%j as %j', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected)
+  })
+
+  it('accepts SESSION_TTL_SECONDS from 1 second to a year', () => {
+    expect(loadConfig({ SESSION_TTL_SECONDS: '1' }).sessionTtlSeconds).toBe(1)
+    expect(loadConfig({ SESSION_TTL_SECONDS: '31536000' }).sessionTtlSeconds).toBe(31_536_000)
   })
 
   it('treats an empty value as unset', () => {
@@ -98,6 +116,15 @@ describe('loadConfig', () => {
     ['PORT', '-1'],
     ['REQUIRE_EMAIL_VERIFICATION', 'yes'],
     ['TRUST_PROXY', 'on'],
+    ['TRUST_PROXY', '-1'],
+    ['TRUST_PROXY', '101'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.1,'],
+    ['TRUST_PROXY', '10.0.0.1, proxy.internal'],
+    ['TRUST_PROXY', '2001:db8::/129'],
+    ['TRUST_PROXY', '10.0.0.0/8/8'],
+    ['SESSION_TTL_SECONDS', '0'],
+    ['SESSION_TTL_SECONDS', '31536001'],
     ['LOG_LEVEL', 'loud'],
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'http://cache'],
