@@ -18,7 +18,7 @@ import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
-import mailer from './plugins/mailer.js'
+import mailer, { type MailerOptions } from './plugins/mailer.js'
 import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
 import requestDeadline from './plugins/request-deadline.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
@@ -41,6 +41,8 @@ export interface BuildAppOptions {
    * for benchmarks. `keyPrefix` separates the Redis counters of apps that must not share them.
    */
   rateLimit?: Partial<RateLimitPluginOptions>
+  /** Mail delivery: on commit by default; `deliverOnCommit: false` for tests that read tokens from the outbox. */
+  mail?: MailerOptions
 }
 
 /** Longer than any legitimate request (an argon2 login is ~10 ms), short enough not to hang. */
@@ -117,7 +119,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(requestDeadline)
   await app.register(gracefulClose)
   await app.register(docs)
-  await app.register(mailer)
+  await app.register(mailer, options.mail ?? {})
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
   await app.register(cleanupJob)

@@ -35,6 +35,7 @@ export const EnvSchema = Type.Object({
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Tessera <no-reply@localhost>' }),
   MAIL_POLL_INTERVAL_SECONDS: Integer(0, 3600, 5),
+  MAIL_MAX_PER_RECIPIENT_PER_HOUR: Integer(1, 100_000, 10),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -72,6 +73,8 @@ export interface Config {
   mailFrom: string
   /** How often the mail worker looks for pending mail; 0 disables it (tests run it by hand). */
   mailPollIntervalSeconds: number
+  /** Mails queued to one address (any case) in an hour at most; past it they are suppressed. */
+  mailMaxPerRecipientPerHour: number
   trustProxy: boolean
   logLevel: string
   bodyLimitBytes: number
@@ -153,6 +156,7 @@ function toConfig (env: Env): Config {
     smtpUrl: env.SMTP_URL,
     mailFrom: env.MAIL_FROM,
     mailPollIntervalSeconds: env.MAIL_POLL_INTERVAL_SECONDS,
+    mailMaxPerRecipientPerHour: env.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
     trustProxy: env.TRUST_PROXY,
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,

@@ -7,7 +7,7 @@ import type { Database, Tx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail } from '../mail/outbox-repository.js'
+import { enqueueMail, type QueueOptions } from '../mail/outbox-repository.js'
 import { passwordChangedNotice } from '../mail/templates.js'
 import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
@@ -25,6 +25,8 @@ export interface UsersDeps {
   emailVerificationTtlSeconds?: number
   /** Failed-login throttling per account name (absent: none, as in the CLI). */
   loginThrottle?: LoginThrottle
+  /** The mail cap per recipient (absent: API.md's default, as in the CLI). */
+  mailQueue?: QueueOptions
 }
 
 const mailTtl = (deps: UsersDeps) =>
@@ -73,7 +75,7 @@ export async function registerUser (
     return await deps.database.db.transaction(async (tx) => {
       const user = await repo.insertUser(tx, { email: body.email, username: body.username, passwordHash })
       await recordEvent(tx, { type: 'user.registered', userId: user.id, ...request })
-      await sendVerificationMail(tx, user, { ttlSeconds: mailTtl(deps), now: deps.now() })
+      await sendVerificationMail(tx, user, { ttlSeconds: mailTtl(deps), now: deps.now() }, deps.mailQueue)
       return user
     })
   } catch (error) {
@@ -213,7 +215,7 @@ async function startEmailChange (
   newEmail: string,
   request: RequestInfo & { tokenId: string }
 ) {
-  await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() })
+  await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() }, deps.mailQueue)
   await recordEvent(tx, {
     type: 'email.change_requested',
     userId: user.id,
@@ -243,6 +245,6 @@ export async function changePassword (
     await repo.updateUser(tx, userId, { passwordHash: await deps.passwords.hash(body.newPassword) }, now)
     const revoked = await revokeAllUserTokens(tx, userId, now, request.tokenId)
     await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
-    await enqueueMail(tx, passwordChangedNotice(user))
+    await enqueueMail(tx, passwordChangedNotice(user), deps.mailQueue)
   })
 }
