@@ -63,7 +63,10 @@ export async function sendVerificationMail (
   )
 }
 
-/** Queues the mail that confirms a new address (as above, past the cap with no token); the change waits for that token. */
+/**
+ * Queues the mail that confirms a new address (past the cap, as above, with no token); the change
+ * waits for that token.
+ */
 export async function sendEmailChangeMail (
   db: DbOrTx,
   user: TokenOwner,
@@ -74,7 +77,11 @@ export async function sendEmailChangeMail (
   await enqueueMailWith(
     db,
     async (tx) => {
-      const token = await issueOneTimeToken(tx, { userId: user.id, email: newEmail, purpose: 'email_change' }, options)
+      const token = await issueOneTimeToken(
+        tx,
+        { userId: user.id, email: newEmail, purpose: 'email_change' },
+        options
+      )
       return emailChangeMail(user, newEmail, token, options.ttlSeconds)
     },
     queue

@@ -70,8 +70,9 @@ async function mailer (app: FastifyInstance, options: MailerOptions) {
   let closed = false
   let draining: Promise<void> | null = null
   const drain = async () => {
-    while (wanted && !closed) {
+    while (wanted) {
       wanted = false
+      if (closed) return
       const result = await run()
       if (result.sent + result.failed >= DELIVERY_BATCH_SIZE) wanted = true
     }
