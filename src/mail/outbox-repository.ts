@@ -103,7 +103,7 @@ async function insertMail (tx: Tx, mail: OutgoingMail, onlyToAccount: boolean): 
  * operator can compare with a known address's. The address itself is not stored: it may be no
  * account's (an email change's new address, a reset asked for by a stranger).
  */
-export function suppressionDetails (mail: OutgoingMail, max: number) {
+function suppressionDetails (mail: OutgoingMail, max: number) {
   const address = mail.recipient.toLowerCase()
   return {
     recipient: maskAddress(address),
