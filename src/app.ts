@@ -18,7 +18,7 @@ import dbPlugin from './plugins/db.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
-import mailer from './plugins/mailer.js'
+import mailer, { type MailerOptions } from './plugins/mailer.js'
 import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
 import requestDeadline, { clientErrorHandler, nodeDeadlineOptions } from './plugins/request-deadline.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
@@ -43,6 +43,8 @@ export interface BuildAppOptions {
   rateLimit?: Partial<RateLimitPluginOptions>
   /** The request deadline (default REQUEST_DEADLINE_MS); tests shorten it. */
   requestDeadlineMs?: number
+  /** Mail delivery: on commit by default; `deliverOnCommit: false` for tests that read tokens from the outbox. */
+  mail?: MailerOptions
 }
 
 /** Longer than any legitimate request (an argon2 login is ~10 ms), short enough not to hang. */
@@ -137,7 +139,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(requestDeadline, { deadlineMs: requestDeadlineMs })
   await app.register(gracefulClose)
   await app.register(docs)
-  await app.register(mailer)
+  await app.register(mailer, options.mail ?? {})
   // flushed before the pool closes (onClose hooks run in reverse registration order)
   app.addHook('onClose', () => lastUsed.close())
   await app.register(cleanupJob)

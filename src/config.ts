@@ -37,6 +37,7 @@ export const EnvSchema = Type.Object({
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Tessera <no-reply@localhost>' }),
   MAIL_POLL_INTERVAL_SECONDS: Integer(0, 3600, 5),
+  MAIL_MAX_PER_RECIPIENT_PER_HOUR: Integer(1, 100_000, 10),
   // false, a hop count (true = 1) or a list of addresses/CIDRs: parsed by parseTrustProxy
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
   LOG_LEVEL: Type.Union(
@@ -75,6 +76,8 @@ export interface Config {
   mailFrom: string
   /** How often the mail worker looks for pending mail; 0 disables it (tests run it by hand). */
   mailPollIntervalSeconds: number
+  /** Mails queued to one address (any case) in an hour at most; past it they are suppressed. */
+  mailMaxPerRecipientPerHour: number
   /**
    * The proxies in front (API.md, Rate limits): false (none), a hop count, or the addresses and
    * CIDRs of the proxies. X-Forwarded-For entries past them are the client's to forge.
@@ -191,6 +194,7 @@ function toConfig (env: Env, trustProxy: TrustProxy): Config {
     smtpUrl: env.SMTP_URL,
     mailFrom: env.MAIL_FROM,
     mailPollIntervalSeconds: env.MAIL_POLL_INTERVAL_SECONDS,
+    mailMaxPerRecipientPerHour: env.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
     trustProxy,
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,

@@ -87,16 +87,14 @@ export interface PasswordResetByEmail {
   tokenHash: Buffer
   expiresAt: Date
   now: Date
-  /** The mail, rendered in advance: the recipient is whatever the users table holds. */
-  subject: string
-  bodyText: string
 }
 
 /**
  * A password reset keyed by an address that may match no account. One statement does the same
- * work either way (look the user up, retire old tokens, insert the token and the mail, each for
- * zero or one user), so neither the answer nor its timing tells whether the account exists.
- * Returns the user's id, or null when there is no such account.
+ * work either way (look the user up, retire old tokens, insert the token, each for zero or one
+ * user), so neither the answer nor its timing tells whether the account exists; the mail is
+ * queued likewise (enqueueMail's `onlyToAccount`). Returns the user's id, or null when there is
+ * no such account.
  */
 export async function issuePasswordResetByEmail (
   db: DbOrTx,
@@ -110,9 +108,6 @@ export async function issuePasswordResetByEmail (
     ), retired as (
       update one_time_tokens set used_at = ${reset.now.toISOString()}::timestamptz
       where user_id in (select id from target) and purpose = 'password_reset' and used_at is null
-    ), mail as (
-      insert into mail_outbox (recipient, subject, body_text)
-      select email::text, ${reset.subject}, ${reset.bodyText} from target
     )
     insert into one_time_tokens (user_id, purpose, token_hash, email, expires_at)
     select id, 'password_reset', ${reset.tokenHash}, email, ${reset.expiresAt.toISOString()}::timestamptz from target

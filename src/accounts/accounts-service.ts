@@ -2,7 +2,7 @@ import type { Database, Tx } from '../db/client.js'
 import type { OneTimeTokenRow, UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail } from '../mail/outbox-repository.js'
+import { enqueueMail, enqueueMailWith, type QueueOptions } from '../mail/outbox-repository.js'
 import { emailChangedNotice, passwordResetMail, passwordResetNotice } from '../mail/templates.js'
 import { mintToken } from '../tokens/token-format.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
@@ -19,6 +19,8 @@ export interface AccountsDeps {
   now: () => Date
   emailVerificationTtlSeconds: number
   passwordResetTtlSeconds: number
+  /** The mail cap per recipient (absent: API.md's default). */
+  mailQueue?: QueueOptions
 }
 
 /**
@@ -50,7 +52,9 @@ export async function verifyEmail (deps: AccountsDeps, presented: string, reques
     return await deps.database.db.transaction(async (tx) => {
       const used = await useOneTimeToken(tx, presented, ['email_verification', 'email_change'], now)
       const [token, user] = tokenOwner(used)
-      if (token.purpose === 'email_change') return completeEmailChange(tx, user, token, now, request)
+      if (token.purpose === 'email_change') {
+        return completeEmailChange(tx, user, token, now, request, deps.mailQueue)
+      }
       // a mail to an address the account has since left must not verify the current one
       if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
       const verified = await users.updateUser(
@@ -77,7 +81,8 @@ async function completeEmailChange (
   user: UserRow,
   token: OneTimeTokenRow,
   now: Date,
-  request: RequestInfo
+  request: RequestInfo,
+  queue: QueueOptions | undefined
 ): Promise<UserRow> {
   // a unique violation here (the address was taken meanwhile) rolls back, token included: 409
   const changed = await users.updateUser(tx, user.id, { email: token.email, emailVerifiedAt: now }, now)
@@ -90,7 +95,7 @@ async function completeEmailChange (
     data: { fields: ['email'], ...data },
   })
   await recordEvent(tx, { type: 'email.verified', userId: user.id, ...request, data })
-  await enqueueMail(tx, emailChangedNotice(changed, user.email))
+  await enqueueMail(tx, emailChangedNotice(changed, user.email), queue)
   return changed
 }
 
@@ -104,26 +109,32 @@ export async function resendVerification (deps: AccountsDeps, userId: string): P
     const user = await users.findUserById(tx, userId)
     if (!user) throw new ApiError('not_found')
     if (user.emailVerifiedAt !== null) return
-    await sendVerificationMail(tx, user, { ttlSeconds: deps.emailVerificationTtlSeconds, now })
+    await sendVerificationMail(tx, user, { ttlSeconds: deps.emailVerificationTtlSeconds, now }, deps.mailQueue)
   })
 }
 
 /**
  * Starts a reset: the same answer, the same statements and no password hashing whether or not
- * the address has an account (API.md: no enumeration). The mail goes only to a real account.
+ * the address has an account (API.md: no enumeration). The mail goes only to a real account;
+ * past the address's mail cap neither the token nor the mail is kept, so the link its owner
+ * last received still works.
  */
 export async function requestPasswordReset (deps: AccountsDeps, email: string): Promise<void> {
   const now = deps.now()
   const { secret, digest } = mintToken('mail')
-  const mail = passwordResetMail(email, secret, deps.passwordResetTtlSeconds)
-  await issuePasswordResetByEmail(deps.database.db, {
-    email,
-    tokenHash: digest,
-    expiresAt: new Date(now.getTime() + deps.passwordResetTtlSeconds * 1000),
-    now,
-    subject: mail.subject,
-    bodyText: mail.bodyText,
-  })
+  await enqueueMailWith(
+    deps.database.db,
+    async (tx) => {
+      await issuePasswordResetByEmail(tx, {
+        email,
+        tokenHash: digest,
+        expiresAt: new Date(now.getTime() + deps.passwordResetTtlSeconds * 1000),
+        now,
+      })
+      return passwordResetMail(email, secret, deps.passwordResetTtlSeconds)
+    },
+    { ...deps.mailQueue, onlyToAccount: true }
+  )
 }
 
 /**
@@ -156,6 +167,6 @@ export async function confirmPasswordReset (
       ...request,
       data: { revokedTokens: revoked },
     })
-    await enqueueMail(tx, passwordResetNotice(user))
+    await enqueueMail(tx, passwordResetNotice(user), deps.mailQueue)
   })
 }

@@ -1,6 +1,6 @@
 import type { DbOrTx } from '../db/client.js'
 import type { OneTimeTokenRow, UserRow } from '../db/schema.js'
-import { enqueueMail } from '../mail/outbox-repository.js'
+import { enqueueMailWith, type QueueOptions } from '../mail/outbox-repository.js'
 import { emailChangeMail, verificationMail } from '../mail/templates.js'
 import { mintToken, parseToken } from '../tokens/token-format.js'
 import {
@@ -45,29 +45,53 @@ export async function issueOneTimeToken (
   return secret
 }
 
-/** Queues a verification mail for the user's current address, in the caller's transaction. */
-export async function sendVerificationMail (db: DbOrTx, user: TokenOwner, options: IssueOptions) {
-  const token = await issueOneTimeToken(
+/**
+ * Queues a verification mail for the user's current address, in the caller's transaction. Past
+ * the recipient's mail cap no token is issued either: the one last mailed keeps working.
+ */
+export async function sendVerificationMail (
+  db: DbOrTx,
+  user: TokenOwner,
+  options: IssueOptions,
+  queue?: QueueOptions
+) {
+  await enqueueMailWith(
     db,
-    { userId: user.id, email: user.email, purpose: 'email_verification' },
-    options
+    async (tx) => {
+      const token = await issueOneTimeToken(
+        tx,
+        { userId: user.id, email: user.email, purpose: 'email_verification' },
+        options
+      )
+      return verificationMail(user, token, options.ttlSeconds)
+    },
+    queue
   )
-  await enqueueMail(db, verificationMail(user, token, options.ttlSeconds))
 }
 
-/** Queues the mail that confirms a new address; the change waits for that token. */
+/**
+ * Queues the mail that confirms a new address (past the cap, as above, with no token); the change
+ * waits for that token.
+ */
 export async function sendEmailChangeMail (
   db: DbOrTx,
   user: TokenOwner,
   newEmail: string,
-  options: IssueOptions
+  options: IssueOptions,
+  queue?: QueueOptions
 ) {
-  const token = await issueOneTimeToken(
+  await enqueueMailWith(
     db,
-    { userId: user.id, email: newEmail, purpose: 'email_change' },
-    options
+    async (tx) => {
+      const token = await issueOneTimeToken(
+        tx,
+        { userId: user.id, email: newEmail, purpose: 'email_change' },
+        options
+      )
+      return emailChangeMail(user, newEmail, token, options.ttlSeconds)
+    },
+    queue
   )
-  await enqueueMail(db, emailChangeMail(user, newEmail, token, options.ttlSeconds))
 }
 
 export interface UsedToken {

@@ -112,6 +112,8 @@ export const mailOutbox = pgTable(
   (t) => [
     index('mail_outbox_pending_idx').on(t.nextAttemptAt).where(sql`${t.sentAt} is null`),
     index('mail_outbox_sent_at_idx').on(t.sentAt),
+    // the per-recipient cap counts one address's mails of the last hour, in any case
+    index('mail_outbox_recipient_created_idx').on(sql`lower(${t.recipient})`, t.createdAt),
   ]
 )
 

@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'email.change_requested',
   'user.updated',
   'rate_limit.changed',
+  'mail.suppressed',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
@@ -37,6 +38,20 @@ export async function recordEvent (db: DbOrTx, event: NewEvent): Promise<void> {
     userAgent: event.userAgent ?? null,
     data: event.data ?? {},
   })
+}
+
+/**
+ * Records the event for the account whose address is `email`, if there is one: a single statement
+ * doing the same work either way, for paths that must not tell whether an account exists.
+ */
+export async function recordEventForAddress (
+  db: DbOrTx,
+  email: string,
+  event: Pick<NewEvent, 'type' | 'data'>
+): Promise<void> {
+  await db.execute(dsql`
+    insert into security_events (type, user_id, data)
+    select ${event.type}, id, ${JSON.stringify(event.data ?? {})}::text::jsonb from users where email = ${email}`)
 }
 
 export interface EventQuery {

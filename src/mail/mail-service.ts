@@ -61,7 +61,7 @@ export interface DeliveryOptions {
   transport: MailTransport
   from: string
   now: Date
-  /** How many mails one run claims (default 20). */
+  /** How many mails one run claims (default DELIVERY_BATCH_SIZE). */
   batchSize?: number
 }
 
@@ -71,6 +71,7 @@ export interface DeliveryResult {
 }
 
 export const MAX_MAIL_ATTEMPTS = 10
+export const DELIVERY_BATCH_SIZE = 20
 const LEASE_SECONDS = 120
 const FIRST_RETRY_SECONDS = 30
 const MAX_RETRY_SECONDS = 3600
@@ -92,7 +93,7 @@ export async function deliverPending (db: DbOrTx, options: DeliveryOptions): Pro
   const claimed = await claimDueMail(db, {
     now: options.now,
     leaseUntil: addSeconds(options.now, LEASE_SECONDS),
-    limit: options.batchSize ?? 20,
+    limit: options.batchSize ?? DELIVERY_BATCH_SIZE,
     maxAttempts: MAX_MAIL_ATTEMPTS,
   })
   const result: DeliveryResult = { sent: 0, failed: 0 }

@@ -19,19 +19,21 @@ export function describeDuration (seconds: number): string {
   return `${value} ${unit}${value === 1 ? '' : 's'}`
 }
 
-function mail (recipient: string, subject: string, paragraphs: string[]): OutgoingMail {
-  return { recipient, subject, bodyText: [...paragraphs, SIGNATURE].join('\n\n') }
+/** `userId`: the account the mail is for, whatever address it goes to (null: none is known). */
+function mail (recipient: string, userId: string | null, subject: string, paragraphs: string[]): OutgoingMail {
+  return { recipient, userId, subject, bodyText: [...paragraphs, SIGNATURE].join('\n\n') }
 }
 
 const tokenLine = (token: string) => `token: ${token}`
 
 interface Recipient {
+  id: string
   email: string
   username: string
 }
 
 export function verificationMail (user: Recipient, token: string, ttlSeconds: number): OutgoingMail {
-  return mail(user.email, 'Confirm your email address for Tessera', [
+  return mail(user.email, user.id, 'Confirm your email address for Tessera', [
     `Hello ${user.username},`,
     `Please confirm that ${user.email} is the address of your Tessera account. Send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
     tokenLine(token),
@@ -45,7 +47,7 @@ export function emailChangeMail (
   token: string,
   ttlSeconds: number
 ): OutgoingMail {
-  return mail(newEmail, 'Confirm your new email address for Tessera', [
+  return mail(newEmail, user.id, 'Confirm your new email address for Tessera', [
     `Hello ${user.username},`,
     `You asked to use ${newEmail} for your Tessera account instead of ${user.email}. The change takes effect when you send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
     tokenLine(token),
@@ -55,7 +57,7 @@ export function emailChangeMail (
 
 /** To the old address when a change is asked for: its owner can still stop it. */
 export function emailChangeRequestedNotice (user: Recipient, newEmail: string): OutgoingMail {
-  return mail(user.email, 'A change of your Tessera email address was requested', [
+  return mail(user.email, user.id, 'A change of your Tessera email address was requested', [
     `Hello ${user.username},`,
     `Someone signed in to your Tessera account asked to change its email address from ${user.email} to ${newEmail}. The change takes effect only when the mail sent to ${newEmail} is confirmed.`,
     'If you did not ask for this, reset your password at once (POST /v1/auth/password-reset): that cancels the change and signs everyone out of the account.',
@@ -63,7 +65,7 @@ export function emailChangeRequestedNotice (user: Recipient, newEmail: string): 
 }
 
 export function emailChangedNotice (user: Recipient, previousEmail: string): OutgoingMail {
-  return mail(previousEmail, 'Your Tessera email address was changed', [
+  return mail(previousEmail, user.id, 'Your Tessera email address was changed', [
     `Hello ${user.username},`,
     `The email address of your Tessera account was changed from ${previousEmail} to ${user.email}. Mail about the account now goes to the new address.`,
     'If you did not do this, contact your Tessera operator at once: someone else may control your account.',
@@ -72,7 +74,7 @@ export function emailChangedNotice (user: Recipient, previousEmail: string): Out
 
 /** Addressed by email alone: a reset can be asked for by someone who is not logged in. */
 export function passwordResetMail (email: string, token: string, ttlSeconds: number): OutgoingMail {
-  return mail(email, 'Reset your Tessera password', [
+  return mail(email, null, 'Reset your Tessera password', [
     'Hello,',
     `Someone asked to reset the password of the Tessera account for ${email}. To choose a new password, send this token with it to POST /v1/auth/password-reset/confirm within ${describeDuration(ttlSeconds)}:`,
     tokenLine(token),
@@ -81,7 +83,7 @@ export function passwordResetMail (email: string, token: string, ttlSeconds: num
 }
 
 export function passwordResetNotice (user: Recipient): OutgoingMail {
-  return mail(user.email, 'Your Tessera password was reset', [
+  return mail(user.email, user.id, 'Your Tessera password was reset', [
     `Hello ${user.username},`,
     'The password of your Tessera account was just reset, and every session and personal token of the account was revoked: log in again with the new password.',
     'If you did not do this, reset your password again at once and contact your Tessera operator.',
@@ -89,7 +91,7 @@ export function passwordResetNotice (user: Recipient): OutgoingMail {
 }
 
 export function passwordChangedNotice (user: Recipient): OutgoingMail {
-  return mail(user.email, 'Your Tessera password was changed', [
+  return mail(user.email, user.id, 'Your Tessera password was changed', [
     `Hello ${user.username},`,
     'The password of your Tessera account was just changed.',
     'If you did not do this, reset your password at once and contact your Tessera operator.',
@@ -104,7 +106,7 @@ export interface TokenNoticeDetails {
 
 /** Names the token, never its secret. */
 export function personalTokenCreatedNotice (user: Recipient, token: TokenNoticeDetails): OutgoingMail {
-  return mail(user.email, 'A personal token was created for your Tessera account', [
+  return mail(user.email, user.id, 'A personal token was created for your Tessera account', [
     `Hello ${user.username},`,
     [
       'A personal access token was created for your Tessera account:',

@@ -107,6 +107,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         maxActiveTokens: app.config.maxActiveTokensPerUser,
         request: requestInfo(request),
         now: app.now(),
+        mailQueue: app.mailer.queue,
       })
       return reply
         .code(201)

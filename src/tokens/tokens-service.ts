@@ -2,7 +2,7 @@ import type { Database, DbOrTx, Tx } from '../db/client.js'
 import type { AuthTokenRow, UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail } from '../mail/outbox-repository.js'
+import { enqueueMail, type QueueOptions } from '../mail/outbox-repository.js'
 import { personalTokenCreatedNotice } from '../mail/templates.js'
 import { lockUserById } from '../users/users-repository.js'
 import type { Role, Scope } from './scopes.js'
@@ -174,6 +174,8 @@ export interface CreatePersonalTokenOptions {
   maxActiveTokens: number
   request: RequestInfo
   now: Date
+  /** The mail cap per recipient (absent: API.md's default). */
+  mailQueue?: QueueOptions
 }
 
 /** Creates a personal token (shown once); its owner is told by mail, without the secret. */
@@ -213,7 +215,7 @@ export async function createPersonalToken (
       ...options.request,
       data: { createdBy: creator.tokenId, name: row.name, scopes: row.scopes, kind: 'personal' },
     })
-    await enqueueMail(tx, personalTokenCreatedNotice(user, row))
+    await enqueueMail(tx, personalTokenCreatedNotice(user, row), options.mailQueue)
     return { secret, row }
   })
 }

@@ -24,6 +24,7 @@ export function usersDeps (app: FastifyInstance) {
     now: app.now,
     emailVerificationTtlSeconds: app.config.emailVerificationTtlSeconds,
     loginThrottle: app.loginThrottle,
+    mailQueue: app.mailer.queue,
   }
 }
 

@@ -8,7 +8,7 @@ import type { Database, Tx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail } from '../mail/outbox-repository.js'
+import { enqueueMail, type QueueOptions } from '../mail/outbox-repository.js'
 import { emailChangeRequestedNotice, passwordChangedNotice } from '../mail/templates.js'
 import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
@@ -26,6 +26,8 @@ export interface UsersDeps {
   emailVerificationTtlSeconds?: number
   /** Failed-login throttling per account name (absent: none, as in the CLI). */
   loginThrottle?: LoginThrottle
+  /** The mail cap per recipient (absent: API.md's default, as in the CLI). */
+  mailQueue?: QueueOptions
 }
 
 const mailTtl = (deps: UsersDeps) =>
@@ -74,7 +76,7 @@ export async function registerUser (
     return await deps.database.db.transaction(async (tx) => {
       const user = await repo.insertUser(tx, { email: body.email, username: body.username, passwordHash })
       await recordEvent(tx, { type: 'user.registered', userId: user.id, ...request })
-      await sendVerificationMail(tx, user, { ttlSeconds: mailTtl(deps), now: deps.now() })
+      await sendVerificationMail(tx, user, { ttlSeconds: mailTtl(deps), now: deps.now() }, deps.mailQueue)
       return user
     })
   } catch (error) {
@@ -242,9 +244,9 @@ async function startEmailChange (
   newEmail: string,
   request: RequestInfo & { tokenId: string }
 ) {
-  await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() })
+  await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() }, deps.mailQueue)
   // the old address hears of it now, while a password reset can still cancel the change
-  await enqueueMail(tx, emailChangeRequestedNotice(user, newEmail))
+  await enqueueMail(tx, emailChangeRequestedNotice(user, newEmail), deps.mailQueue)
   await recordEvent(tx, {
     type: 'email.change_requested',
     userId: user.id,
@@ -278,7 +280,7 @@ export async function changePassword (
     // no mailed token outlives the password it was issued under (API.md, Mail)
     await retireUserOneTimeTokens(tx, userId, now)
     await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
-    await enqueueMail(tx, passwordChangedNotice(user))
+    await enqueueMail(tx, passwordChangedNotice(user), deps.mailQueue)
   })
   await changed.finally(() => guess.settle())
 }

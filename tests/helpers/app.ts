@@ -13,6 +13,7 @@ export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: 'silent',
   CLEANUP_INTERVAL_SECONDS: '0',
   // tests deliver mail with app.mailer.deliverPending() and read tokens from mail_outbox
+  // (delivery on commit is off too, unless a test asks for it: see TestAppOptions.mail)
   MAIL_POLL_INTERVAL_SECONDS: '0',
 }
 
@@ -26,6 +27,8 @@ export interface TestAppOptions {
   database?: Database
   /** Apps share Redis counters only when given the same keyPrefix (default: a unique one each). */
   rateLimit?: BuildAppOptions['rateLimit']
+  /** Default `deliverOnCommit: false`: delivery blanks the tokens that tests read from the outbox. */
+  mail?: BuildAppOptions['mail']
 }
 
 /** Builds an app on the given database (not owning it: the test closes the database). */
@@ -36,6 +39,7 @@ export async function buildTestApp (database: Database, options: Omit<TestAppOpt
     ownsDatabase: false,
     ...(options.now ? { now: options.now } : {}),
     rateLimit: { keyPrefix: `tessera-test:${randomBytes(6).toString('hex')}:`, ...options.rateLimit },
+    mail: { deliverOnCommit: false, ...options.mail },
   })
   await app.ready()
   return app

@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
+import { SMTPServer } from 'smtp-server'
 import { expect } from 'vitest'
 
 export interface OutboxMail {
@@ -51,3 +53,45 @@ export function createClock () {
 export const VERIFY_SUBJECT = /^Confirm your email address/
 export const CHANGE_SUBJECT = /^Confirm your new email address/
 export const RESET_SUBJECT = /^Reset your Tessera password/
+
+export interface ReceivedMail {
+  from: string
+  to: string[]
+  data: string
+}
+
+/** A real SMTP server on localhost, recording what it receives. */
+export async function startSmtp (port = 0) {
+  const received: ReceivedMail[] = []
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData (stream, session, callback) {
+      const chunks: Buffer[] = []
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      stream.on('end', () => {
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          data: Buffer.concat(chunks).toString(),
+        })
+        callback()
+      })
+    },
+  })
+  server.listen(port, '127.0.0.1')
+  await once(server.server, 'listening')
+  const address = server.server.address() as { port: number }
+  return {
+    received,
+    port: address.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+export function decodeQuotedPrintable (data: string): string {
+  return data
+    .replace(/=\r\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+}

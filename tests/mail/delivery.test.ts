@@ -1,54 +1,11 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:net'
-import { SMTPServer } from 'smtp-server'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { deliverPending, type MailTransport, pruneSentMail } from '../../src/mail/mail-service.js'
 import { enqueueMail } from '../../src/mail/outbox-repository.js'
 import { useTestApp } from '../helpers/app.js'
 import { createUser } from '../helpers/factories.js'
-import { createClock, mailsTo, tokenIn } from '../helpers/mail.js'
-
-interface Received {
-  from: string
-  to: string[]
-  data: string
-}
-
-/** A real SMTP server on localhost, recording what it receives. */
-async function startSmtp (port = 0) {
-  const received: Received[] = []
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData (stream, session, callback) {
-      const chunks: Buffer[] = []
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-      stream.on('end', () => {
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-          data: Buffer.concat(chunks).toString(),
-        })
-        callback()
-      })
-    },
-  })
-  server.listen(port, '127.0.0.1')
-  await once(server.server, 'listening')
-  const address = server.server.address() as { port: number }
-  return {
-    received,
-    port: address.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
-}
-
-function decodeQuotedPrintable (data: string): string {
-  return data
-    .replace(/=\r\n/g, '')
-    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
-}
+import { createClock, decodeQuotedPrintable, mailsTo, startSmtp, tokenIn } from '../helpers/mail.js'
 
 /** A port nothing listens on (taken, then released). */
 async function freePort (): Promise<number> {
@@ -179,6 +136,7 @@ describe('mail delivery', () => {
       database: t.context.app.database,
       ownsDatabase: false,
       logger,
+      mail: { deliverOnCommit: false },
     })
     closers.push(() => app.close())
     const user = await createUser(app)

@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       MAIL_RETENTION_DAYS: '2',
       CLEANUP_INTERVAL_SECONDS: '0',
       MAIL_POLL_INTERVAL_SECONDS: '7',
+      MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
     })
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -84,6 +85,7 @@ describe('loadConfig', () => {
       mailRetentionDays: 2,
       cleanupIntervalSeconds: 0,
       mailPollIntervalSeconds: 7,
+      mailMaxPerRecipientPerHour: 3,
     })
   })
 
@@ -125,6 +127,7 @@ describe('loadConfig', () => {
     ['TRUST_PROXY', '10.0.0.0/8/8'],
     ['SESSION_TTL_SECONDS', '0'],
     ['SESSION_TTL_SECONDS', '31536001'],
+    ['MAIL_MAX_PER_RECIPIENT_PER_HOUR', '0'],
     ['LOG_LEVEL', 'loud'],
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'http://cache'],
