@@ -82,6 +82,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     routerOptions: { ignoreTrailingSlash: true },
     // a request silent this long on its connection is answered 503 (see request-deadline.ts)
     connectionTimeout: REQUEST_DEADLINE_MS,
+    // shutdown answers every request it has accepted, with Connection: close (graceful-close.ts)
+    return503OnClosing: false,
+    forceCloseConnections: false,
     // request loggers are made on first use: see logging.ts
     childLoggerFactory: lazyRequestLogger,
     // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -7,6 +7,21 @@ import { ApiError } from '../errors.js'
 /** Node's response in progress on a socket, if any (the documented `socket` has no accessor for it). */
 export function responseInProgress (socket: Socket): ServerResponse | null {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null
+}
+
+interface ConnectionsList { idle(): Array<{ socket?: Socket }> }
+
+/**
+ * The sockets on which Node's HTTP parser has no request begun: a fresh connection and a
+ * kept-alive one between requests alike (what `server.closeIdleConnections()` destroys; a
+ * request whose first bytes have arrived is not among them). Node keeps the list under a
+ * private symbol; null if this Node has none.
+ */
+export function socketsWithNoRequestBegun (server: Server): Set<Socket> | null {
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'http.server.connections')
+  const list = key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList | undefined>)[key]
+  if (typeof list?.idle !== 'function') return null
+  return new Set(list.idle().flatMap((parser) => (parser.socket ? [parser.socket] : [])))
 }
 
 /**
