@@ -24,16 +24,18 @@ export const DRAIN_LIMIT_MS = 7_000
 /**
  * Shutdown that answers every request the server has accepted, and that no client can hold up.
  *
- * Node's server.close() starts with closeIdleConnections(), which destroys every connection with
- * no request begun: a kept-alive one between requests, but also one just accepted whose request
- * has not been read yet (its client then sees ECONNRESET). So for that one call, it is replaced:
+ * Node's server.close() starts with closeIdleConnections(), which destroys the connections whose
+ * parser has no request begun, and whose response, if any, has been ended (even while it is still
+ * being written to a slow reader). It counts a connection that has sent nothing yet as busy, so
+ * a silent client would hold the shutdown up to the socket's 5 s timeout. For that one call it
+ * is replaced, connection by connection:
  * - a response still to be written gets `Connection: close`; one whose headers had already gone
  *   as keep-alive is closed as soon as it is written (keepAliveTimeout 1 ms, below);
- * - a request partly received is left to arrive: fastify answers every request routed after
+ * - a connection that has sent nothing yet gets FIRST_REQUEST_GRACE_MS to send its request, which
+ *   is then answered, and is closed after that if still silent;
+ * - a request partly received is left to arrive. fastify answers every request routed after
  *   closing began (app.ts turns its 503 off) with `Connection: close`;
- * - a connection that has sent nothing yet gets FIRST_REQUEST_GRACE_MS to start its request,
- *   which is then answered the same way, and is closed after that if still silent;
- * - a kept-alive connection between requests is closed at once, as Node would.
+ * - a kept-alive connection between requests is closed at once.
  * A silent client mid-request is cut by the request deadline (request-deadline.ts), and
  * anything still open after DRAIN_LIMIT_MS is closed.
  *
@@ -59,10 +61,10 @@ async function gracefulClose (app: FastifyInstance) {
       const response = responseInProgress(socket)
       if (response) {
         if (!response.headersSent) response.setHeader('connection', 'close')
-      } else if (noRequestBegun !== null && !noRequestBegun.has(socket)) {
-        // a request partly received: answered once it has arrived
       } else if (socket.bytesRead === 0) {
         silent.push(socket)
+      } else if (noRequestBegun !== null && !noRequestBegun.has(socket)) {
+        // a request partly received: answered once it has arrived
       } else {
         socket.destroy()
       }

@@ -12,9 +12,10 @@ export function responseInProgress (socket: Socket): ServerResponse | null {
 interface ConnectionsList { idle(): Array<{ socket?: Socket }> }
 
 /**
- * The sockets on which Node's HTTP parser has no request begun: a fresh connection and a
- * kept-alive one between requests alike (what `server.closeIdleConnections()` destroys; a
- * request whose first bytes have arrived is not among them). Node keeps the list under a
+ * The sockets on which Node's HTTP parser has no request begun: a kept-alive connection between
+ * requests, or one whose request has been read whole (what `server.closeIdleConnections()`
+ * destroys). A connection with part of a request, or with nothing yet (Node counts it busy
+ * from the start, for its headers timeout), is not among them. Node keeps the list under a
  * private symbol; null if this Node has none.
  */
 export function socketsWithNoRequestBegun (server: Server): Set<Socket> | null {
