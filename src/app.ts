@@ -104,6 +104,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     requestTimeout: requestDeadlineMs,
     http: nodeDeadlineOptions(requestDeadlineMs),
     clientErrorHandler,
+    // shutdown answers every request it has accepted, with Connection: close (graceful-close.ts)
+    return503OnClosing: false,
+    forceCloseConnections: false,
     // request loggers are made on first use: see logging.ts
     childLoggerFactory: lazyRequestLogger,
     // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,

@@ -1,4 +1,4 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http'
+import { type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -34,6 +34,22 @@ const tooSlow = (deadlineMs: number) =>
     statusCode: 408,
     message: `The request did not arrive within ${deadlineMs / 1000} seconds.`,
   })
+
+interface ConnectionsList { idle(): Array<{ socket?: Socket }> }
+
+/**
+ * The sockets on which Node's HTTP parser has no request begun: a kept-alive connection between
+ * requests, or one whose request has been read whole (what `server.closeIdleConnections()`
+ * destroys). A connection with part of a request, or with nothing yet (Node counts it busy
+ * from the start, for its headers timeout), is not among them. Node keeps the list under a
+ * private symbol; null if this Node has none.
+ */
+export function socketsWithNoRequestBegun (server: Server): Set<Socket> | null {
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'http.server.connections')
+  const list = key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList | undefined>)[key]
+  if (typeof list?.idle !== 'function') return null
+  return new Set(list.idle().flatMap((parser) => (parser.socket ? [parser.socket] : [])))
+}
 
 /**
  * Node's refusals of a connection (fastify's `clientErrorHandler`), in API.md's shape: a request
