@@ -17,6 +17,9 @@ export const ERRORS = {
   email_taken: { statusCode: 409, message: 'That email address is already registered.' },
   username_taken: { statusCode: 409, message: 'That username is already taken.' },
   token_limit_reached: { statusCode: 409, message: 'You have reached the limit of active tokens.' },
+  // not in API.md's table, which has no code for a request that never arrived whole: a 408 needs
+  // its own, since validation_failed would send the client to fix a body that was fine
+  request_timeout: { statusCode: 408, message: 'The request did not arrive in time.' },
   payload_too_large: { statusCode: 413, message: 'The request body is too large.' },
   unsupported_media_type: { statusCode: 415, message: 'The request body must be JSON (application/json).' },
   rate_limited: { statusCode: 429, message: 'Too many requests; slow down.' },

@@ -30,8 +30,7 @@ function writeRaw (socket: Socket, error: ApiError) {
 }
 
 const tooSlow = (deadlineMs: number) =>
-  new ApiError('validation_failed', {
-    statusCode: 408,
+  new ApiError('request_timeout', {
     message: `The request did not arrive within ${deadlineMs / 1000} seconds.`,
   })
 

@@ -89,7 +89,7 @@ function expectTimeoutAnswer ({ received }: Outcome) {
   expect(JSON.parse(body)).toEqual({
     statusCode: 408,
     error: 'Request Timeout',
-    code: 'validation_failed',
+    code: 'request_timeout',
     message: expect.stringContaining('did not arrive'),
   })
 }
