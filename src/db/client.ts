@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import { migrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { makePostgresClassesFast } from './postgres-v8-workaround.js'
 import * as schema from './schema.js'
 
 export type Db = PostgresJsDatabase<typeof schema>
@@ -33,8 +34,8 @@ export interface CreateDbOptions {
  * Two pools, because postgres.js's pipelining forces a trade-off:
  * - With the default pipeline (100 queries per connection), a saturated pool slows down over
  *   time: its `busy` connection queue never empties, so the array behind it keeps growing and
- *   `Queue.remove` (an indexOf) costs more on every query (measured here: ~20k → ~8k queries/s
- *   over 30 s; `npm run bench` soaks this path).
+ *   `Queue.remove` (an indexOf) costs more on every query (from ~20k to ~8k queries/s over a
+ *   30 s soak).
  * - With a short pipeline (`max_pipeline: 1`) throughput holds, but `sql.begin()` reserves its
  *   connection only if the BEGIN goes out while the pipeline has room: a transaction handed to
  *   a busy connection fails with UNSAFE_TRANSACTION (connection.js execute()).
@@ -62,41 +63,6 @@ export function createDb (url: string, options: CreateDbOptions = {}): Database 
       await Promise.all([sql.end({ timeout: 5 }), transactional.end({ timeout: 5 })])
     },
   }
-}
-
-type AnyClass = abstract new (...args: never[]) => object
-
-// set once postgres.js's classes have been given their subclass: once per process is enough
-let fastClasses: Promise<void> | undefined
-
-/**
- * Works around a V8 11 (Node 20) optimization loop in postgres.js. Its Query and Result classes
- * declare `static get [Symbol.species]()`, which leaves each class constructor's own properties
- * in dictionary mode. TurboFan records a stable-map dependency on that dictionary map, a
- * dependency that is never valid, so every optimization of a function that reaches `new Query`
- * or `new Result` (postgres.js's `sql` and its row handling, the auth lookup and its callers) is
- * compiled, aborted and retried for as long as the process runs, and those functions never leave
- * the baseline tier (`node --trace-opt`: "Compilation aborted due to invalid dependency:
- * StableMapDependency", some 20 times a second under load).
- * Declaring a subclass of a class turns its constructor's properties back to fast mode, as V8
- * does for any object that becomes a prototype: the loop ends and nothing else changes. Query is
- * at hand at once (an unsent query); Result comes with the first answer, so that query is sent.
- * Measured with `npm run bench` (see the README).
- */
-function makePostgresClassesFast (sql: Sql): void {
-  if (fastClasses) return
-  const subclass = (base: AnyClass) => class extends base {}
-  const query = sql`select 1`
-  subclass(query.constructor as AnyClass)
-  fastClasses = query.then(
-    (result) => {
-      subclass(result.constructor as AnyClass)
-    },
-    // the database is away: the next pool made tries again
-    () => {
-      fastClasses = undefined
-    }
-  )
 }
 
 // the OIDs drizzle's postgres-js driver hands through untouched: date/time types both ways,
