@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { responseInProgress, socketsWithNoRequestBegun } from './request-deadline.js'
+import { responseInProgress, socketsWithNoRequestBegun } from './node-http-internals.js'
 
 /**
  * How long a connection accepted before closing began, on which nothing has arrived yet, has to
@@ -39,8 +39,8 @@ export const DRAIN_LIMIT_MS = 7_000
  * A silent client mid-request is cut by the request deadline (request-deadline.ts), and
  * anything still open after DRAIN_LIMIT_MS is closed.
  *
- * Connections are tracked as they open, not requests as they come: the hot path pays nothing
- * (an onSend hook checking a flag was measurable with `npm run bench`).
+ * Connections are tracked as they open, not requests as they come, so the hot path pays nothing
+ * (not even an onSend hook checking a flag).
  */
 async function gracefulClose (app: FastifyInstance) {
   const sockets = new Set<Socket>()

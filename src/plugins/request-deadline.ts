@@ -1,13 +1,9 @@
-import { type Server, type ServerResponse, STATUS_CODES } from 'node:http'
+import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
-
-/** Node's response in progress on a socket, if any (the documented `socket` has no accessor for it). */
-export function responseInProgress (socket: Socket): ServerResponse | null {
-  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null
-}
+import { responseInProgress } from './node-http-internals.js'
 
 // the deadline counts from the request's first byte: checked this often, so it holds to within a fifth
 const CHECKS_PER_DEADLINE = 5
@@ -33,22 +29,6 @@ const tooSlow = (deadlineMs: number) =>
   new ApiError('request_timeout', {
     message: `The request did not arrive within ${deadlineMs / 1000} seconds.`,
   })
-
-interface ConnectionsList { idle(): Array<{ socket?: Socket }> }
-
-/**
- * The sockets on which Node's HTTP parser has no request begun: a kept-alive connection between
- * requests, or one whose request has been read whole (what `server.closeIdleConnections()`
- * destroys). A connection with part of a request, or with nothing yet (Node counts it busy
- * from the start, for its headers timeout), is not among them. Node keeps the list under a
- * private symbol; null if this Node has none.
- */
-export function socketsWithNoRequestBegun (server: Server): Set<Socket> | null {
-  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'http.server.connections')
-  const list = key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList | undefined>)[key]
-  if (typeof list?.idle !== 'function') return null
-  return new Set(list.idle().flatMap((parser) => (parser.socket ? [parser.socket] : [])))
-}
 
 /**
  * Node's refusals of a connection (fastify's `clientErrorHandler`), in API.md's shape: a request
@@ -97,11 +77,9 @@ export interface RequestDeadlineOptions {
  *   query on an open connection waits forever, and so would its request. The HTTP socket's own
  *   idle timeout (fastify's `connectionTimeout`, the same deadline) answers 503 here and closes
  *   the connection when it has been silent that long, both ways, after its request arrived. Node
- *   re-arms that timer on every byte anyway, so it costs the hot path nothing. (fastify's
- *   `handlerTimeout` does the same with an AbortController, a timer and a listener per request,
- *   and a list of the requests in flight costs a hook and garbage-collector work per request:
- *   measured with `npm run bench`, either was a third of all of Tessera's own work on an
- *   authenticated request.)
+ *   re-arms that timer on every byte anyway, so it costs the hot path nothing, where a timer
+ *   per request (fastify's `handlerTimeout`) or a list of the requests in flight costs a
+ *   measurable share of an authenticated request's CPU.
  *
  * So a request is answered or closed within twice the deadline of its first byte. Requests made
  * with `app.inject` have no socket, so no deadline.
