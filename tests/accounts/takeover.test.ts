@@ -2,7 +2,7 @@ import type { InjectOptions } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { createLoggedInAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, createUser, expectError, login, type TestUser } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, createUser, expectError, login, ping, type TestUser } from '../helpers/factories.js'
 import { CHANGE_SUBJECT, latestToken, mailsTo, RESET_SUBJECT, VERIFY_SUBJECT } from '../helpers/mail.js'
 
 // one attacker and one victim log in repeatedly from one address: not what these tests are about
@@ -74,7 +74,7 @@ describe('account takeover after recovery', () => {
     expectError(attempt, 400, 'validation_failed')
     expect(attempt.json()).toEqual(await usedTokenAnswer())
     expect(await emailOf(victim.id)).toBe(victim.email)
-    expectError(await inject({ url: '/v1/ping', headers: bearer(attacker.token) }), 401, 'token_revoked')
+    expectError(await ping(t.context.app, attacker.token), 401, 'token_revoked')
 
     // so a reset asked for at the attacker's address mails nothing, and the victim's password holds
     expect((await requestReset(ATTACKER_EMAIL)).statusCode).toBe(202)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { digestToken, mintToken } from '../../src/tokens/token-format.js'
 import { findSessionTokenForAuth } from '../../src/tokens/tokens-repository.js'
 import { buildTestApp, useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, expectError } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, expectError, ping } from '../helpers/factories.js'
 import { createPersonalToken } from '../helpers/tokens.js'
 
 const t = useTestApp()
@@ -71,7 +71,7 @@ describe('the Authorization header', () => {
     const later = new Date(Date.now() + 604_800_000 + 1000)
     const app = await buildTestApp(t.context.db.database, { now: () => later })
     try {
-      const response = await app.inject({ url: '/v1/ping', headers: bearer(token) })
+      const response = await ping(app, token)
       expectError(response, 401, 'token_expired')
       expect(response.headers['www-authenticate']).toBe(INVALID_TOKEN)
     } finally {
@@ -92,9 +92,9 @@ describe('the Authorization header', () => {
     const { tokenId, token } = await createLoggedInUser(t.context.app)
     await t.context.db.database
       .sql`update auth_tokens set last_used_at = now() - interval '5 minutes' where id = ${tokenId}`
-    expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })).statusCode).toBe(200)
+    expect((await ping(t.context.app, token)).statusCode).toBe(200)
     await t.context.db.database.sql`update auth_tokens set last_used_at = now() where id = ${tokenId}`
-    expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })).statusCode).toBe(200)
+    expect((await ping(t.context.app, token)).statusCode).toBe(200)
     const [found] = await findSessionTokenForAuth(t.context.db.database.sql, digestToken(token))
     expect(found).toMatchObject({ id: tokenId, revoked: false, disabled: false })
     // a number, whatever parsers the pool has (the raw pool's pass PostgreSQL's timestamp text through)
@@ -116,7 +116,7 @@ describe('the Authorization header', () => {
     expect(response.headers['www-authenticate']).toBe(
       'Bearer realm="tessera", error="insufficient_scope", scope="profile:read"'
     )
-    expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })).statusCode).toBe(200)
+    expect((await ping(t.context.app, token)).statusCode).toBe(200)
   })
 
   it('guards HEAD like GET on a protected route', async () => {

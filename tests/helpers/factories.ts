@@ -56,6 +56,10 @@ export async function createLoggedInUser (
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
+/** GET /v1/ping, the example protected route: whether `token` is accepted, and its budget headers. */
+export const ping = (app: FastifyInstance, token: string, options: { remoteAddress?: string } = {}) =>
+  app.inject({ url: '/v1/ping', headers: bearer(token), ...options })
+
 /** Asserts API.md's error shape and returns the body. */
 export function expectError (
   response: { statusCode: number; json: () => unknown; headers: Record<string, unknown> },

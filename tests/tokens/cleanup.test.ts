@@ -5,7 +5,7 @@ import { CLEANUP_LOCK_ID, runCleanup } from '../../src/maintenance/cleanup.js'
 import { pruneTokensBatch } from '../../src/tokens/tokens-repository.js'
 import { pruneExpiredTokens } from '../../src/tokens/tokens-service.js'
 import { buildTestApp, testConfig, useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser } from '../helpers/factories.js'
+import { createLoggedInUser, ping } from '../helpers/factories.js'
 
 const t = useTestApp()
 // near the real time, so that the session token createLoggedInUser makes is not itself prunable
@@ -143,7 +143,7 @@ describe('seedTokens (for the bench)', () => {
     const [count] = await sql`select count(*)::int as n from auth_tokens`
     expect(count?.n).toBe(4 * 25 + 4)
     for (const { token } of seeded) {
-      const response = await t.context.app.inject({ url: '/v1/ping', headers: bearer(token as string) })
+      const response = await ping(t.context.app, token as string)
       expect(response.statusCode).toBe(200)
     }
   })
