@@ -172,7 +172,7 @@ describe('the server process', () => {
     expect(ping).toMatchObject({ method: 'GET', path: '/v1/ping', status: 200, userId: user.id, tokenId })
     expect(typeof ping.ms).toBe('number')
     const refused = lines.find((l) => l.msg === 'request' && l.path === '/v1/ping' && l.status === 401)
-    expect(refused).toBeDefined()
+    expect(refused).toMatchObject({ method: 'GET', path: '/v1/ping', status: 401 })
     expect(refused.userId).toBeUndefined()
     expect(output.stdout).not.toContain(token)
     expect(output.stdout).not.toContain('tsr_sess_bogus')
