@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { REQUEST_DEADLINE_MS } from '../../src/app.js'
 import { createDb, type Database } from '../../src/db/client.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -12,7 +12,9 @@ let proxy: TcpProxy
 let database: Database
 let app: FastifyInstance
 
-beforeAll(async () => {
+// every test has its own database, proxy and app: one left cut or stalled by a failing test
+// does not fail the next
+beforeEach(async () => {
   testDb = await createTestDatabase()
   // a partition in front of PostgreSQL, cut and restored by the tests
   proxy = createTcpProxy(targetOf(testDb.url, 5432))
@@ -21,7 +23,7 @@ beforeAll(async () => {
   app = await buildTestApp(database)
 })
 
-afterAll(async () => {
+afterEach(async () => {
   await app?.close()
   await database?.close().catch(() => {})
   await proxy?.cut()
