@@ -1,6 +1,6 @@
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { FIRST_REQUEST_GRACE_MS } from '../../src/plugins/graceful-close.js'
 import { buildTestApp } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
@@ -16,8 +16,15 @@ afterAll(async () => {
   await testDb?.drop()
 })
 
+// each test closes its app itself (closing is what it tests); a failed one is closed here
+const opened: FastifyInstance[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).filter((app) => app.server.listening).map((app) => app.close()))
+})
+
 async function listening () {
   const app = await buildTestApp(testDb.database)
+  opened.push(app)
   const accepted: Socket[] = []
   app.server.on('connection', (socket: Socket) => accepted.push(socket))
   await app.listen({ host: '127.0.0.1', port: 0 })

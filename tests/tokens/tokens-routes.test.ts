@@ -1,12 +1,17 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { TOKEN_PATTERN } from '../../src/tokens/token-format.js'
 import { promoteToAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, expectError, login, ping } from '../helpers/factories.js'
 import { createPersonalToken, listTokens } from '../helpers/tokens.js'
 
-let clock = new Date('2030-01-01T00:00:00.000Z')
+const START = new Date('2030-01-01T00:00:00.000Z')
+let clock = START
 const t = useTestApp({ now: () => clock })
+// every test starts at the same time, whatever the one before it did to the clock
+beforeEach(() => {
+  clock = START
+})
 const DAY_MS = 86_400_000
 
 describe('GET /v1/me/tokens', () => {
