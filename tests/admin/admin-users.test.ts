@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createLoggedInAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, createUser, expectError, login } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, createUser, expectError, login, ping } from '../helpers/factories.js'
 import { createPersonalToken, listTokens } from '../helpers/tokens.js'
 
 const t = useTestApp()
@@ -126,7 +126,7 @@ describe('GET and PATCH /v1/admin/users/:id', () => {
     const { user, token } = await createLoggedInUser(t.context.app)
     const disabled = await admin.call('PATCH', `/v1/admin/users/${user.id}`, { disabled: true })
     expect(disabled.json().user.disabled).toBe(true)
-    expectError(await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) }), 401, 'token_revoked')
+    expectError(await ping(t.context.app, token), 401, 'token_revoked')
     const refused = await t.context.app.inject({
       method: 'POST',
       url: '/v1/auth/login',
@@ -231,7 +231,7 @@ describe('DELETE /v1/admin/users/:id/tokens', () => {
     expect((await admin.call('DELETE', `/v1/admin/users/${user.id}/tokens`)).statusCode).toBe(204)
     for (const presented of [token, second.token]) {
       expectError(
-        await t.context.app.inject({ url: '/v1/ping', headers: bearer(presented) }),
+        await ping(t.context.app, presented),
         401,
         'token_revoked'
       )

@@ -1,12 +1,17 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError } from '../helpers/factories.js'
 
-let clock = new Date('2030-01-01T00:00:00Z')
+const START = new Date('2030-01-01T00:00:00Z')
+let clock = START
 // in-memory counters on the injected clock; tests/rate-limits/redis.test.ts covers Redis
 const t = useTestApp({
   env: { LOGIN_MAX_FAILURES: '3', LOGIN_FAILURE_WINDOW_SECONDS: '600' },
   now: () => clock,
+})
+// every test starts at the same time, whatever the one before it did to the clock
+beforeEach(() => {
+  clock = START
 })
 
 const attempt = (username: string, password: string, remoteAddress = '127.0.0.1') =>

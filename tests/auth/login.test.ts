@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createUser, expectError, login } from '../helpers/factories.js'
+import { bearer, createUser, expectError, login, ping } from '../helpers/factories.js'
 
 const t = useTestApp()
 
@@ -18,8 +18,7 @@ describe('POST /v1/auth/login', () => {
       const body = response.json()
       expect(body).toMatchObject({ tokenType: 'Bearer', user: { id: user.id, username: user.username } })
       expect(body.token).toMatch(/^tsr_sess_[A-Za-z0-9_-]{49}$/)
-      const ping = await t.context.app.inject({ url: '/v1/ping', headers: bearer(body.token) })
-      expect(ping.json()).toEqual({ message: 'pong' })
+      expect((await ping(t.context.app, body.token)).json()).toEqual({ message: 'pong' })
     }
   })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createUser, expectError } from '../helpers/factories.js'
+import { createUser, expectError, ping } from '../helpers/factories.js'
 
 // API.md configuration: SESSION_TTL_SECONDS from 1 to 31536000; a 2-second session is how
 // people test their clients' expiry handling
@@ -20,8 +20,8 @@ describe('SESSION_TTL_SECONDS=2', () => {
     const { token, expiresAt } = response.json()
     expect(expiresAt).toBe('2030-01-01T00:00:02.000Z')
     clock = new Date('2030-01-01T00:00:01Z')
-    expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })).statusCode).toBe(200)
+    expect((await ping(t.context.app, token)).statusCode).toBe(200)
     clock = new Date('2030-01-01T00:00:03Z')
-    expectError(await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) }), 401, 'token_expired')
+    expectError(await ping(t.context.app, token), 401, 'token_expired')
   })
 })

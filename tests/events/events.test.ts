@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { pruneEvents } from '../../src/events/events-service.js'
+import { createLoggedInAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError, login } from '../helpers/factories.js'
 
 const t = useTestApp()
 
-async function createAdmin () {
-  const admin = await createUser(t.context.app)
-  await t.context.app.database.sql`update users set role = 'admin' where id = ${admin.id}`
-  return { ...admin, ...(await login(t.context.app, admin)) }
-}
+const createAdmin = () => createLoggedInAdmin(t.context.app, t.context.db.database)
 
 const get = (url: string, token: string) => t.context.app.inject({ url, headers: bearer(token) })
 const types = (response: { json: () => { events: { type: string }[] } }) =>
@@ -89,7 +86,7 @@ describe('GET /v1/admin/events', () => {
     const all = await get('/v1/admin/events?limit=100', admin.token)
     expect(all.statusCode).toBe(200)
     const userIds = new Set(all.json().events.map((event: { userId: string }) => event.userId))
-    expect(userIds).toEqual(new Set([admin.id, alice.user.id, bob.user.id]))
+    expect(userIds).toEqual(new Set([admin.user.id, alice.user.id, bob.user.id]))
 
     const aliceOnly = await get(`/v1/admin/events?userId=${alice.user.id}`, admin.token)
     expect(aliceOnly.json().events.every((e: { userId: string }) => e.userId === alice.user.id)).toBe(true)

@@ -46,6 +46,20 @@ export async function login (
   return { token: body.token, tokenId: body.tokenId }
 }
 
+/** API.md: a session token is `tsr_sess_` and 49 characters (the secret, then its checksum). */
+export const SESSION_TOKEN = /^tsr_sess_[A-Za-z0-9_-]{49}$/
+
+/** Logs in and checks what that means: 200 with a session token that /v1/ping then accepts. */
+export async function expectLoginWorks (
+  app: FastifyInstance,
+  user: Pick<TestUser, 'username' | 'password'>
+): Promise<LoggedIn> {
+  const session = await login(app, user)
+  expect(session.token).toMatch(SESSION_TOKEN)
+  expect((await ping(app, session.token)).statusCode).toBe(200)
+  return session
+}
+
 export async function createLoggedInUser (
   app: FastifyInstance,
   overrides: Partial<Omit<TestUser, 'id'>> = {}
@@ -55,6 +69,10 @@ export async function createLoggedInUser (
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** GET /v1/ping, the example protected route: whether `token` is accepted, and its budget headers. */
+export const ping = (app: FastifyInstance, token: string, options: { remoteAddress?: string } = {}) =>
+  app.inject({ url: '/v1/ping', headers: bearer(token), ...options })
 
 /** Asserts API.md's error shape and returns the body. */
 export function expectError (

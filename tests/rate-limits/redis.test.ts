@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { createLoggedInAdmin } from '../helpers/admin.js'
 import { buildTestApp, testConfig, useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, createUser, expectError } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, createUser, expectError, ping } from '../helpers/factories.js'
 import { testRedisUrl } from '../helpers/redis.js'
+import { createTcpProxy, targetOf, throughProxy } from '../helpers/tcp-proxy.js'
 
 const redisUrl = testRedisUrl()
 // without a Redis every suite below is skipped, and vitest runs none of this file's hooks
@@ -28,8 +28,6 @@ async function twoInstances () {
   extra.push(a, b)
   return { a, b }
 }
-
-const ping = (app: FastifyInstance, token: string) => app.inject({ url: '/v1/ping', headers: bearer(token) })
 
 describe.runIf(redisUrl !== null)('with Redis, across instances', () => {
   it("shares a user's budget between two instances", async () => {
@@ -111,48 +109,18 @@ describe.runIf(redisUrl !== null)('with Redis, across instances', () => {
   })
 })
 
-/** A TCP proxy in front of Redis that the test can cut and restore, as a network failure would. */
-async function redisProxy () {
-  const target = new URL(REDIS_URL)
-  const sockets = new Set<Socket>()
-  let server: Server | null = null
-  let port = 0
-  const open = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = createConnection(Number(target.port || 6379), target.hostname)
-        for (const socket of [client, upstream]) {
-          sockets.add(socket)
-          socket.on('error', () => {})
-          socket.on('close', () => sockets.delete(socket))
-        }
-        client.pipe(upstream).pipe(client)
-      })
-      server.listen(port, '127.0.0.1', () => {
-        const address = server?.address()
-        if (address && typeof address === 'object') port = address.port
-        resolve()
-      })
-    })
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy()
-      server?.close(() => resolve())
-    })
-  await open()
-  return { url: () => `redis://127.0.0.1:${port}`, cut, open }
-}
-
 describe.runIf(redisUrl !== null)('when Redis goes away', () => {
   it('keeps serving (unlimited, one warning logged) and resumes limiting when Redis returns', async () => {
-    const proxy = await redisProxy()
+    // a network failure between the app and Redis, cut and restored by the test
+    const proxy = createTcpProxy(targetOf(REDIS_URL, 6379))
+    await proxy.start()
     const logs: { level: number; msg: string }[] = []
     const logger = (await import('pino')).default(
       { level: 'info' },
       { write: (line: string) => logs.push(JSON.parse(line)) }
     )
     const app = await buildApp({
-      config: testConfig({ ...LIMITS, REDIS_URL: proxy.url(), LOG_LEVEL: 'info' }),
+      config: testConfig({ ...LIMITS, REDIS_URL: throughProxy(REDIS_URL, proxy), LOG_LEVEL: 'info' }),
       database: t.context.db.database,
       ownsDatabase: false,
       logger,
@@ -168,7 +136,7 @@ describe.runIf(redisUrl !== null)('when Redis goes away', () => {
     for (let i = 0; i < 5; i++) expect((await ping(app, token)).statusCode).toBe(200)
     expect(logs.filter((entry) => entry.msg.startsWith('Redis unreachable'))).toHaveLength(1)
 
-    await proxy.open()
+    await proxy.start()
     // the counter survived in Redis: once reconnected, the user is over budget again
     await vi.waitFor(async () => expectError(await ping(app, token), 429, 'rate_limited'), {
       timeout: 10_000,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { buildTestApp, useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, login } from '../helpers/factories.js'
+import { createLoggedInUser, login, ping } from '../helpers/factories.js'
 import { listTokens } from '../helpers/tokens.js'
 
 const t = useTestApp()
@@ -25,7 +25,7 @@ async function instanceAt (at: Date) {
 async function useToken (app: FastifyInstance, token: string, times: number) {
   const responses = await Promise.all(
     Array.from({ length: times }, () =>
-      app.inject({ url: '/v1/ping', headers: bearer(token), remoteAddress: IP })
+      ping(app, token, { remoteAddress: IP })
     )
   )
   for (const response of responses) expect(response.statusCode).toBe(200)

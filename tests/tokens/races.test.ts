@@ -1,18 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, expectError, login } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, expectError, login, ping } from '../helpers/factories.js'
 import { createPersonalToken } from '../helpers/tokens.js'
 
 // many logins from one address and for one account: neither budget is what these tests are about
 const t = useTestApp({ env: { RATE_LIMIT_ANON_MAX: '100000', LOGIN_MAX_FAILURES: '100000' } })
 
-const ping = (token: string) => t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })
-
 describe('concurrency', () => {
   it('revoking a token while it is in use: every answer is 200 or 401 token_revoked, then only 401', async () => {
     const { token } = await createLoggedInUser(t.context.app)
     const victim = await createPersonalToken(t.context.app, token, { scopes: ['tokens:read'] })
-    const uses = Array.from({ length: 30 }, () => ping(victim.token))
+    const uses = Array.from({ length: 30 }, () => ping(t.context.app, victim.token))
     const [revoke, leakRevoke, ...answers] = await Promise.all([
       t.context.app.inject({ method: 'DELETE', url: `/v1/me/tokens/${victim.id}`, headers: bearer(token) }),
       t.context.app.inject({ method: 'POST', url: '/v1/tokens/revoke', payload: { token: victim.token } }),
@@ -23,7 +21,7 @@ describe('concurrency', () => {
     for (const answer of answers) {
       if (answer.statusCode !== 200) expectError(answer, 401, 'token_revoked')
     }
-    expectError(await ping(victim.token), 401, 'token_revoked')
+    expectError(await ping(t.context.app, victim.token), 401, 'token_revoked')
     // exactly one of the two revocations did it: one event
     const events = await t.context.db.database.sql`select * from security_events where type = 'token.revoked'`
     expect(events).toHaveLength(1)
@@ -47,8 +45,8 @@ describe('concurrency', () => {
         loginRequest(),
       ])
       expect(responses.map((r) => r.statusCode)).toEqual([200, 204, 200, 200])
-      expectError(await ping(token), 401, 'token_revoked')
-      expectError(await ping(existing.token), 401, 'token_revoked')
+      expectError(await ping(t.context.app, token), 401, 'token_revoked')
+      expectError(await ping(t.context.app, existing.token), 401, 'token_revoked')
       // Transaction ids are assigned when each transaction takes the user's row lock (its first
       // write), and the lock is held to commit: so xid order is commit order. A token may remain
       // active only if its login took the lock after logout-all did.
@@ -88,8 +86,8 @@ describe('concurrency', () => {
     expect((await tryLogin(candidates[winner] as string)).statusCode).toBe(200)
     expectError(await tryLogin(candidates[loser] as string), 401, 'invalid_credentials')
     // the winner's token survives; the loser's was revoked by the winner
-    expect((await ping([token, other.token][winner] as string)).statusCode).toBe(200)
-    expectError(await ping([token, other.token][loser] as string), 401, 'token_revoked')
+    expect((await ping(t.context.app, [token, other.token][winner] as string)).statusCode).toBe(200)
+    expectError(await ping(t.context.app, [token, other.token][loser] as string), 401, 'token_revoked')
   })
 
   it('logins racing a password change: no token from a login with the old password outlives the change', async () => {
@@ -117,9 +115,9 @@ describe('concurrency', () => {
           expectError(response, 401, 'invalid_credentials')
           continue
         }
-        expectError(await ping(response.json().token), 401, 'token_revoked')
+        expectError(await ping(t.context.app, response.json().token), 401, 'token_revoked')
       }
-      expect((await ping(token)).statusCode).toBe(200)
+      expect((await ping(t.context.app, token)).statusCode).toBe(200)
     }
   })
 })

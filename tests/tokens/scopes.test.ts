@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { SCOPES, type Scope } from '../../src/tokens/scopes.js'
 import { verifyToken } from '../../src/tokens/tokens-service.js'
+import { promoteToAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, expectError, login, type TestUser } from '../helpers/factories.js'
 import { createPersonalToken } from '../helpers/tokens.js'
@@ -85,7 +86,7 @@ describe('scopes follow the role', () => {
   it('a demoted admin’s personal token loses admin on its next request', async () => {
     const { user, token } = await createLoggedInUser(t.context.app)
     const { sql } = t.context.db.database
-    await sql`update users set role = 'admin' where id = ${user.id}`
+    await promoteToAdmin(t.context.db.database, user.id)
     const admin = await login(t.context.app, user)
     const pat = await createPersonalToken(t.context.app, admin.token, {
       scopes: ['admin', 'tokens:write', 'tokens:read'],
@@ -107,7 +108,9 @@ describe('scopes follow the role', () => {
     // the demoted admin's session token no longer holds admin either
     const session = await verifyToken(t.context.db.database, admin.token, new Date())
     expect(session.ok && session.auth.scopes.has('admin')).toBe(false)
-    expect(token).toBeTruthy()
+    // nor the session from before the promotion, which still works as a user's
+    const first = await verifyToken(t.context.db.database, token, new Date())
+    expect(first.ok && [...first.auth.scopes].sort()).toEqual([...USER_SCOPES].sort())
   })
 
   it('a user’s session token holds every user scope and not admin', async () => {

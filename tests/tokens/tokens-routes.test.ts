@@ -1,14 +1,18 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { TOKEN_PATTERN } from '../../src/tokens/token-format.js'
+import { promoteToAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, expectError, login } from '../helpers/factories.js'
+import { bearer, createLoggedInUser, expectError, login, ping } from '../helpers/factories.js'
 import { createPersonalToken, listTokens } from '../helpers/tokens.js'
 
-let clock = new Date('2030-01-01T00:00:00.000Z')
+const START = new Date('2030-01-01T00:00:00.000Z')
+let clock = START
 const t = useTestApp({ now: () => clock })
+// every test starts at the same time, whatever the one before it did to the clock
+beforeEach(() => {
+  clock = START
+})
 const DAY_MS = 86_400_000
-
-const ping = (token: string) => t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })
 
 describe('GET /v1/me/tokens', () => {
   it('lists my active tokens newest first, marks the current one, never shows a secret', async () => {
@@ -75,9 +79,9 @@ describe('expiry', () => {
       expiresInDays: 1,
     })
     clock = new Date(clock.getTime() + DAY_MS - 1000)
-    expect((await ping(pat.token)).statusCode).toBe(200)
+    expect((await ping(t.context.app, pat.token)).statusCode).toBe(200)
     clock = new Date(clock.getTime() + 1000)
-    const response = await ping(pat.token)
+    const response = await ping(t.context.app, pat.token)
     expectError(response, 401, 'token_expired')
     expect(response.headers['www-authenticate']).toBe('Bearer realm="tessera", error="invalid_token"')
   })
@@ -159,7 +163,7 @@ describe('POST /v1/me/tokens', () => {
 
   it('lets an admin create an admin-scoped token', async () => {
     const { user, token } = await createLoggedInUser(t.context.app)
-    await t.context.db.database.sql`update users set role = 'admin' where id = ${user.id}`
+    await promoteToAdmin(t.context.db.database, user.id)
     const admin = await login(t.context.app, user)
     const pat = await createPersonalToken(t.context.app, admin.token, { scopes: ['admin'] })
     expect(pat.token).toMatch(/^tsr_pat_/)
@@ -282,8 +286,8 @@ describe('the active token cap', () => {
     const middle = await login(t.context.app, user)
     clock = new Date('2030-01-01T00:00:03.000Z')
     const newest = await login(t.context.app, user)
-    expectError(await ping(oldest), 401, 'token_revoked')
-    expect((await ping(middle.token)).statusCode).toBe(200)
+    expectError(await ping(t.context.app, oldest), 401, 'token_revoked')
+    expect((await ping(t.context.app, middle.token)).statusCode).toBe(200)
     const kinds = (await listTokens(t.context.app, newest.token)).map((x) => x.kind)
     expect(kinds.sort()).toEqual(['personal', 'session', 'session'])
   })
@@ -298,7 +302,7 @@ describe('DELETE /v1/me/tokens/:id', () => {
     const first = await revoke()
     expect(first.statusCode).toBe(204)
     expect(first.body).toBe('')
-    expectError(await ping(leaked.token), 401, 'token_revoked')
+    expectError(await ping(t.context.app, leaked.token), 401, 'token_revoked')
     expect((await revoke()).statusCode).toBe(204)
     const events = await t.context.db.database.sql`select * from security_events where type = 'token.revoked'`
     expect(events).toHaveLength(1)
@@ -312,7 +316,7 @@ describe('DELETE /v1/me/tokens/:id', () => {
       headers: bearer(token),
     })
     expect(response.statusCode).toBe(204)
-    expectError(await ping(token), 401, 'token_revoked')
+    expectError(await ping(t.context.app, token), 401, 'token_revoked')
   })
 
   it('answers 404 not_found for someone else’s token and for an unknown id, leaving it alive', async () => {
@@ -326,7 +330,7 @@ describe('DELETE /v1/me/tokens/:id', () => {
       })
       expectError(response, 404, 'not_found')
     }
-    expect((await ping(bob.token)).statusCode).toBe(200)
+    expect((await ping(t.context.app, bob.token)).statusCode).toBe(200)
   })
 
   it.each(['not-a-uuid', '1', `${'a'.repeat(10_000)}`, '%00'])('answers 400 for the id %#', async (id) => {
@@ -352,8 +356,8 @@ describe('POST /v1/auth/logout-all', () => {
       headers: bearer(other.token),
     })
     expect(response.statusCode).toBe(204)
-    for (const revoked of [token, other.token, pat.token]) { expectError(await ping(revoked), 401, 'token_revoked') }
-    expect((await ping(stranger.token)).statusCode).toBe(200)
+    for (const revoked of [token, other.token, pat.token]) { expectError(await ping(t.context.app, revoked), 401, 'token_revoked') }
+    expect((await ping(t.context.app, stranger.token)).statusCode).toBe(200)
     const [event] = await t.context.db.database.sql`select * from security_events where type = 'logout'`
     expect(event?.data).toEqual({ all: true, revokedTokens: 3 })
   })
@@ -370,8 +374,8 @@ describe('POST /v1/tokens/revoke', () => {
     })
     expect(response.statusCode).toBe(202)
     expect(response.json()).toEqual({ status: 'accepted' })
-    expectError(await ping(leaked.token), 401, 'token_revoked')
-    expect((await ping(token)).statusCode).toBe(200)
+    expectError(await ping(t.context.app, leaked.token), 401, 'token_revoked')
+    expect((await ping(t.context.app, token)).statusCode).toBe(200)
   })
 
   it('gives the same answer for a dead token, an unknown token and a string that is no token', async () => {

@@ -1,10 +1,10 @@
-import { Agent, request } from 'node:http'
-import { type AddressInfo, connect, type Socket } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { FIRST_REQUEST_GRACE_MS } from '../../src/plugins/graceful-close.js'
 import { buildTestApp } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
+import { openRawConnection, rawJsonPost, slowRequest } from '../helpers/raw-http.js'
 
 let testDb: TestDatabase
 
@@ -16,79 +16,28 @@ afterAll(async () => {
   await testDb?.drop()
 })
 
+// each test closes its app itself (closing is what it tests); a failed one is closed here
+const opened: FastifyInstance[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).filter((app) => app.server.listening).map((app) => app.close()))
+})
+
 async function listening () {
   const app = await buildTestApp(testDb.database)
+  opened.push(app)
   const accepted: Socket[] = []
   app.server.on('connection', (socket: Socket) => accepted.push(socket))
   await app.listen({ host: '127.0.0.1', port: 0 })
   return { app, port: (app.server.address() as AddressInfo).port, accepted }
 }
 
-/** A raw connection; `text` resolves with everything the server sent once it has closed it. */
-async function rawConnection (port: number) {
-  const socket = connect(port, '127.0.0.1')
-  await new Promise((resolve) => socket.once('connect', resolve))
-  let received = ''
-  socket.on('data', (chunk) => {
-    received += chunk
-  })
-  const text = new Promise<string>((resolve, reject) => {
-    socket.once('close', () => resolve(received))
-    socket.once('error', reject)
-  })
-  return { socket, text }
-}
-
-function registerRequest (username: string) {
-  const payload = JSON.stringify({ email: `${username}@example.com`, username, password: 'Graceful-close-pass-7!' })
-  return (
-    'POST /v1/auth/register HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
-    `content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`
-  )
-}
-
-interface Answer {
-  status: number
-  connection: string | undefined
-  /** Resolves when the server has closed the connection. */
-  closed: Promise<void>
-}
-
-/**
- * A request on a keep-alive connection whose headers go now (with `expect: 100-continue`, so
- * `accepted` resolves once the server has routed it) and whose body goes on `finish()`.
- */
-function slowRegister (port: number, username: string) {
-  const payload = Buffer.from(
-    JSON.stringify({ email: `${username}@example.com`, username, password: 'Graceful-close-pass-7!' })
-  )
-  const req = request({
-    host: '127.0.0.1',
-    port,
-    path: '/v1/auth/register',
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': payload.length, expect: '100-continue' },
-    // a client that keeps connections open as long as the server allows
-    agent: new Agent({ keepAlive: true, keepAliveMsecs: 60_000 }),
-  })
-  const answer = new Promise<Answer>((resolve, reject) => {
-    req.on('response', (res) => {
-      const socket = res.socket
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-      res.resume()
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, closed }))
-    })
-    req.on('error', reject)
-  })
-  const accepted = new Promise<void>((resolve) => req.on('continue', () => resolve()))
-  req.flushHeaders()
-  return { accepted, answer, finish: () => req.end(payload) }
-}
+const PASSWORD = 'Graceful-close-pass-7!'
+const registerBody = (username: string) => ({ email: `${username}@example.com`, username, password: PASSWORD })
 
 describe('closing the app', () => {
   it('answers a request in flight with Connection: close, then closes with no connection left open', async () => {
     const { app, port } = await listening()
-    const slow = slowRegister(port, 'in_flight')
+    const slow = slowRequest(port, '/v1/auth/register', registerBody('in_flight'))
     await slow.accepted
     const closing = app.close()
     slow.finish()
@@ -106,7 +55,7 @@ describe('closing the app', () => {
     try {
       const started = await listening()
       app = started.app
-      const slow = slowRegister(started.port, 'kept_alive')
+      const slow = slowRequest(started.port, '/v1/auth/register', registerBody('kept_alive'))
       await slow.accepted
       slow.finish()
       const answer = await slow.answer
@@ -119,12 +68,13 @@ describe('closing the app', () => {
 
   it('gives a connection accepted before closing a grace to send its request, and answers it', async () => {
     const { app, port, accepted } = await listening()
-    const fresh = await rawConnection(port)
+    const fresh = await openRawConnection(port)
     await expect.poll(() => accepted.length).toBe(1)
     const closing = app.close()
     await expect.poll(() => app.server.listening).toBe(false)
-    fresh.socket.write(registerRequest('late_sender'))
-    const text = await fresh.text
+    fresh.socket.write(rawJsonPost('/v1/auth/register', registerBody('late_sender')))
+    const { text, error } = await fresh.closed
+    expect(error).toBeUndefined()
     // neither destroyed unanswered nor refused with fastify's 503 while closing
     expect(text).toMatch(/^HTTP\/1\.1 201 /)
     expect(text.toLowerCase()).toContain('connection: close')
@@ -134,14 +84,15 @@ describe('closing the app', () => {
 
   it('answers a request partly received when closing began', async () => {
     const { app, port, accepted } = await listening()
-    const partial = await rawConnection(port)
-    const request = registerRequest('half_sent')
+    const partial = await openRawConnection(port)
+    const request = rawJsonPost('/v1/auth/register', registerBody('half_sent'))
     partial.socket.write(request.slice(0, 40))
     await expect.poll(() => accepted[0]?.bytesRead).toBe(40)
     const closing = app.close()
     await expect.poll(() => app.server.listening).toBe(false)
     partial.socket.write(request.slice(40))
-    const text = await partial.text
+    const { text, error } = await partial.closed
+    expect(error).toBeUndefined()
     expect(text).toMatch(/^HTTP\/1\.1 201 /)
     expect(text.toLowerCase()).toContain('connection: close')
     await closing
@@ -149,11 +100,11 @@ describe('closing the app', () => {
 
   it('closes a connection that sends nothing once the grace has passed', async () => {
     const { app, port, accepted } = await listening()
-    const silent = await rawConnection(port)
+    const silent = await openRawConnection(port)
     await expect.poll(() => accepted.length).toBe(1)
     const closingAt = Date.now()
     await app.close()
-    expect(await silent.text).toBe('')
+    expect(await silent.closed).toEqual({ text: '' })
     // the grace, not the request deadline (the socket's 5 s idle timeout)
     expect(Date.now() - closingAt).toBeGreaterThanOrEqual(FIRST_REQUEST_GRACE_MS - 100)
     expect(Date.now() - closingAt).toBeLessThan(FIRST_REQUEST_GRACE_MS + 1_500)
@@ -161,7 +112,7 @@ describe('closing the app', () => {
 
   it('closes a kept-alive connection between requests at once', async () => {
     const { app, port } = await listening()
-    const first = slowRegister(port, 'kept_between')
+    const first = slowRequest(port, '/v1/auth/register', registerBody('kept_between'))
     await first.accepted
     first.finish()
     const answer = await first.answer

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
 import { createUser, expectError } from '../helpers/factories.js'
-import { expectNoSecrets, expectUser } from './expect-user.js'
+import { expectNoSecrets, expectUser } from '../helpers/expect-user.js'
 
 const t = useTestApp()
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
-import { bearer, createLoggedInUser, createUser, expectError } from '../helpers/factories.js'
-import { expectNoSecrets, expectUser } from './expect-user.js'
+import { bearer, createLoggedInUser, createUser, expectError, ping } from '../helpers/factories.js'
+import { expectNoSecrets, expectUser } from '../helpers/expect-user.js'
 
 const t = useTestApp()
 
@@ -83,7 +83,7 @@ describe('PATCH /v1/me', () => {
 describe('GET /v1/ping and POST /v1/auth/logout', () => {
   it('answers pong for a valid token', async () => {
     const { token } = await createLoggedInUser(t.context.app)
-    const response = await t.context.app.inject({ url: '/v1/ping', headers: bearer(token) })
+    const response = await ping(t.context.app, token)
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({ message: 'pong' })
   })
@@ -108,7 +108,7 @@ describe('GET /v1/ping and POST /v1/auth/logout', () => {
       expect(response.headers['www-authenticate']).toBe('Bearer realm="tessera", error="invalid_token"')
     }
     // only the presenting token
-    expect((await t.context.app.inject({ url: '/v1/ping', headers: bearer(other.token) })).statusCode).toBe(
+    expect((await ping(t.context.app, other.token)).statusCode).toBe(
       200
     )
   })
@@ -119,12 +119,7 @@ describe('token last use', () => {
     const { tokenId, token } = await createLoggedInUser(t.context.app)
     const before = await t.context.db.database.sql`select last_used_at from auth_tokens where id = ${tokenId}`
     expect(before[0]?.last_used_at).toBeNull()
-    const ping = await t.context.app.inject({
-      url: '/v1/ping',
-      headers: bearer(token),
-      remoteAddress: '203.0.113.7',
-    })
-    expect(ping.statusCode).toBe(200)
+    expect((await ping(t.context.app, token, { remoteAddress: '203.0.113.7' })).statusCode).toBe(200)
     await t.context.app.close()
     const [row] = await t.context.db.database.sql`
       select last_used_at, last_used_ip from auth_tokens where id = ${tokenId}`

@@ -1,4 +1,4 @@
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { buildApp } from '../../src/app.js'
 import { testConfig } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
+import { openRawConnection, type RawConnection } from '../helpers/raw-http.js'
 
 // a short deadline so that a test of it takes well under a second
 const DEADLINE_MS = 400
@@ -63,21 +64,16 @@ interface Outcome {
 }
 
 /** Everything the server wrote before it closed the connection; rejects past GIVE_UP_MS. */
-function untilClosed (socket: Socket, startedAt: number) {
-  let received = ''
-  socket.on('data', (chunk) => {
-    received += String(chunk)
-  })
+function untilClosed ({ socket, closed }: RawConnection, startedAt: number) {
   return new Promise<Outcome>((resolve, reject) => {
     const giveUp = setTimeout(() => {
       socket.destroy()
       reject(new Error(`the connection was still open after ${GIVE_UP_MS} ms`))
     }, GIVE_UP_MS)
-    socket.on('close', () => {
+    closed.then(({ text }) => {
       clearTimeout(giveUp)
-      resolve({ received, elapsedMs: Date.now() - startedAt })
+      resolve({ received: text, elapsedMs: Date.now() - startedAt })
     })
-    socket.on('error', () => {})
   })
 }
 
@@ -97,13 +93,13 @@ function expectTimeoutAnswer ({ received }: Outcome) {
 describe('the request deadline', () => {
   it('answers 408 and closes a connection whose body trickles in a byte at a time', async () => {
     const port = await listening()
-    const socket = connect(port, '127.0.0.1')
-    await new Promise((resolve) => socket.once('connect', resolve))
+    const connection = await openRawConnection(port)
+    const { socket } = connection
     const startedAt = Date.now()
     socket.write(HEADERS)
     // a byte every quarter of the deadline: the connection is never idle for a whole deadline
     const trickle = setInterval(() => socket.writable && socket.write('{'), DEADLINE_MS / 4)
-    const outcome = await untilClosed(socket, startedAt).finally(() => clearInterval(trickle))
+    const outcome = await untilClosed(connection, startedAt).finally(() => clearInterval(trickle))
     expectTimeoutAnswer(outcome)
     // the deadline and one check interval (a fifth of it), with room for a busy machine
     expect(outcome.elapsedMs).toBeLessThan(DEADLINE_MS * 2.5)
@@ -111,20 +107,20 @@ describe('the request deadline', () => {
 
   it('answers 408 to a client that goes silent in the middle of its body', async () => {
     const port = await listening()
-    const socket = connect(port, '127.0.0.1')
-    await new Promise((resolve) => socket.once('connect', resolve))
+    const connection = await openRawConnection(port)
+    const { socket } = connection
     const startedAt = Date.now()
     socket.write(`${HEADERS}{"username":`)
-    expectTimeoutAnswer(await untilClosed(socket, startedAt))
+    expectTimeoutAnswer(await untilClosed(connection, startedAt))
   })
 })
 
 describe('HTTP that does not parse', () => {
   it('is answered 400 in the error shape, not fastify\'s', async () => {
     const port = await listening()
-    const socket = connect(port, '127.0.0.1')
-    await new Promise((resolve) => socket.once('connect', resolve))
-    const closed = untilClosed(socket, Date.now())
+    const connection = await openRawConnection(port)
+    const { socket } = connection
+    const closed = untilClosed(connection, Date.now())
     socket.write('NOT HTTP AT ALL\r\n\r\n')
     const [head = '', body = ''] = (await closed).received.split('\r\n\r\n')
     expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
@@ -135,9 +131,8 @@ describe('HTTP that does not parse', () => {
 describe('a client that hangs up in the middle of its body', () => {
   it('is logged as a closed connection, not as a database outage', async () => {
     const port = await listening()
-    const socket = connect(port, '127.0.0.1')
-    await new Promise((resolve) => socket.once('connect', resolve))
-    socket.on('error', () => {})
+    const connection = await openRawConnection(port)
+    const { socket } = connection
     // with expect: 100-continue, Node answers 100 once the request has reached its route
     const continued = new Promise((resolve) => socket.once('data', resolve))
     socket.write(HEADERS.replace('\r\n\r\n', '\r\nexpect: 100-continue\r\n\r\n'))

@@ -4,7 +4,7 @@ import { findUserById } from '../../src/users/users-repository.js'
 import { UserEnvelope } from '../../src/users/users-schemas.js'
 import { testConfig, useTestApp } from '../helpers/app.js'
 import { createUser } from '../helpers/factories.js'
-import { expectNoSecrets, expectUser } from './expect-user.js'
+import { expectNoSecrets, expectUser } from '../helpers/expect-user.js'
 
 const t = useTestApp()
 

@@ -1,76 +1,29 @@
-import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { REQUEST_DEADLINE_MS } from '../../src/app.js'
 import { createDb, type Database } from '../../src/db/client.js'
 import { buildTestApp } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
 import { bearer, createLoggedInUser, expectError } from '../helpers/factories.js'
-
-/** A TCP proxy in front of PostgreSQL that a test can cut and restore, as a network outage would. */
-function createProxy (target: { host: string; port: number }) {
-  const sockets = new Set<Socket>()
-  const pairs = new Set<[Socket, Socket]>()
-  let server: Server | null = null
-  let port = 0
-  const track = (socket: Socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => socket.destroy())
-  }
-  return {
-    get port () {
-      return port
-    },
-    async start () {
-      server = createServer((client) => {
-        const upstream = connect(target.port, target.host)
-        track(client)
-        track(upstream)
-        client.pipe(upstream).pipe(client)
-        const pair: [Socket, Socket] = [client, upstream]
-        pairs.add(pair)
-        client.on('close', () => pairs.delete(pair))
-      })
-      await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve))
-      const address = server.address()
-      if (typeof address === 'object' && address) port = address.port
-    },
-    /** A partition: connections stay open but no byte gets through (nothing is refused). */
-    stall () {
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream)
-        upstream.unpipe(client)
-        client.pause()
-        upstream.pause()
-      }
-      server?.removeAllListeners('connection')
-      server?.on('connection', (socket: Socket) => track(socket))
-    },
-    async cut () {
-      for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
-      server = null
-    },
-  }
-}
+import { createTcpProxy, targetOf, type TcpProxy, throughProxy } from '../helpers/tcp-proxy.js'
 
 let testDb: TestDatabase
-let proxy: ReturnType<typeof createProxy>
+let proxy: TcpProxy
 let database: Database
 let app: FastifyInstance
 
-beforeAll(async () => {
+// every test has its own database, proxy and app: one left cut or stalled by a failing test
+// does not fail the next
+beforeEach(async () => {
   testDb = await createTestDatabase()
-  const url = new URL(testDb.url)
-  proxy = createProxy({ host: url.hostname, port: Number(url.port || 5432) })
+  // a partition in front of PostgreSQL, cut and restored by the tests
+  proxy = createTcpProxy(targetOf(testDb.url, 5432))
   await proxy.start()
-  url.host = `127.0.0.1:${proxy.port}`
-  database = createDb(url.toString(), { poolSize: 3, connectTimeoutSeconds: 2 })
+  database = createDb(throughProxy(testDb.url, proxy), { poolSize: 3, connectTimeoutSeconds: 2 })
   app = await buildTestApp(database)
 })
 
-afterAll(async () => {
+afterEach(async () => {
   await app?.close()
   await database?.close().catch(() => {})
   await proxy?.cut()

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { Agent, request } from 'node:http'
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../src/db/embedded.js'
 import { FIRST_REQUEST_GRACE_MS } from '../../src/plugins/graceful-close.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
+import { openRawConnection, type RawClosed, rawConnection, rawJsonPost, slowRequest } from '../helpers/raw-http.js'
 
 /** close-with-grace's delay in src/server.ts: past it the process exits 1. */
 const SHUTDOWN_DELAY_MS = 10_000
@@ -108,35 +108,20 @@ interface RawAnswer {
  * `answer` once the server has closed it (with the response, if it was complete).
  */
 function rawRequest (port: number, path: string, body: unknown) {
-  const payload = JSON.stringify(body)
-  const bytes = Buffer.from(
-    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`
-  )
-  const socket: Socket = connect(port, '127.0.0.1')
-  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-  const firstByte = new Promise<void>((resolve) => socket.once('data', () => resolve()))
-  const chunks: Buffer[] = []
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-  let error: string | undefined
-  socket.on('error', (err: NodeJS.ErrnoException) => {
-    error = err.code ?? err.message
-  })
-  const answer = new Promise<RawAnswer>((resolve) => {
-    socket.once('close', () => resolve(parseResponse(Buffer.concat(chunks).toString(), error)))
-  })
+  const bytes = Buffer.from(rawJsonPost(path, body))
+  const { socket, connected, firstByte, closed } = rawConnection(port)
   const half = Math.floor(bytes.length / 3)
   return {
     connected,
     firstByte,
-    answer,
+    answer: closed.then(parseResponse),
     /** Writes the request, or its first third, or what is left of it. */
     write: (part: 'all' | 'start' | 'rest') =>
       socket.write(part === 'all' ? bytes : part === 'start' ? bytes.subarray(0, half) : bytes.subarray(half)),
   }
 }
 
-function parseResponse (text: string, error: string | undefined): RawAnswer {
+function parseResponse ({ text, error }: RawClosed): RawAnswer {
   const end = text.indexOf('\r\n\r\n')
   const [statusLine, ...headerLines] = (end < 0 ? '' : text.slice(0, end)).split('\r\n')
   const headers = new Map(
@@ -154,40 +139,6 @@ function parseResponse (text: string, error: string | undefined): RawAnswer {
 
 const PASSWORD = 'Shutdown-test-pass-91!'
 const USER = { email: 'shutdown@example.com', username: 'shutdown_user', password: PASSWORD }
-
-/**
- * Sends the headers now (with `expect: 100-continue`, so `accepted` resolves once the server has
- * taken the request in) and the body when `finish()` is called.
- */
-function startSlowRequest (path: string, body: unknown) {
-  const payload = Buffer.from(JSON.stringify(body))
-  const req = request({
-    host: '127.0.0.1',
-    port: server.port,
-    path,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': payload.length, expect: '100-continue' },
-    // a client that keeps connections open as long as the server allows
-    agent: new Agent({ keepAlive: true, keepAliveMsecs: 60_000 }),
-  })
-  const response = new Promise<{ status: number; body: string; connection: string | undefined }>(
-    (resolve, reject) => {
-      req.on('response', (res) => {
-        let text = ''
-        res.on('data', (chunk) => {
-          text += chunk
-        })
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection })
-        )
-      })
-      req.on('error', reject)
-    }
-  )
-  const accepted = new Promise<void>((resolve) => req.on('continue', () => resolve()))
-  req.flushHeaders()
-  return { accepted, response, finish: () => req.end(payload) }
-}
 
 describe('the server process', () => {
   it('logs one line per request with the caller ids, never the token', async () => {
@@ -221,7 +172,7 @@ describe('the server process', () => {
     expect(ping).toMatchObject({ method: 'GET', path: '/v1/ping', status: 200, userId: user.id, tokenId })
     expect(typeof ping.ms).toBe('number')
     const refused = lines.find((l) => l.msg === 'request' && l.path === '/v1/ping' && l.status === 401)
-    expect(refused).toBeDefined()
+    expect(refused).toMatchObject({ method: 'GET', path: '/v1/ping', status: 401 })
     expect(refused.userId).toBeUndefined()
     expect(output.stdout).not.toContain(token)
     expect(output.stdout).not.toContain('tsr_sess_bogus')
@@ -230,14 +181,14 @@ describe('the server process', () => {
 
   it('on SIGTERM finishes the in-flight request, then exits 0', async () => {
     expect((await api('/v1/auth/register', { method: 'POST', body: USER })).status).toBe(201)
-    const slow = startSlowRequest('/v1/auth/login', { username: USER.username, password: PASSWORD })
+    const slow = slowRequest(server.port, '/v1/auth/login', { username: USER.username, password: PASSWORD })
     await slow.accepted
     server.child.kill('SIGTERM')
     // the rest of the body only once shutdown has begun: the request spans it
     const { output } = server
     await expect.poll(() => output.stdout.includes('shutting down')).toBe(true)
     slow.finish()
-    const response = await slow.response
+    const response = await slow.answer
     expect(response.status).toBe(200)
     expect(JSON.parse(response.body).token).toMatch(/^tsr_sess_/)
     // or the kept-alive connection would hold the server open past its grace delay
@@ -284,22 +235,17 @@ describe('the server process', () => {
   })
 
   it('on SIGTERM closes a connection that never sends a request after a short grace, then exits 0', async () => {
-    const silent = connect(server.port, '127.0.0.1')
-    await new Promise((resolve) => silent.once('connect', resolve))
-    const closedBy = new Promise<string>((resolve) => {
-      silent.once('end', () => resolve('server'))
-      silent.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
-    })
+    const silent = await openRawConnection(server.port)
     // answered on a connection opened after the silent one: the server has accepted both
     expect((await api('/health')).status).toBe(200)
     server.child.kill('SIGTERM')
     const signalledAt = Date.now()
-    expect(await closedBy).toBe('server')
+    // closed by the server, unanswered and without a reset
+    expect(await silent.closed).toEqual({ text: '' })
     expect(await server.exited).toBe(0)
     // the grace, not the 5 s request deadline (the socket's idle timeout), ended it
     const elapsed = Date.now() - signalledAt
     expect(elapsed).toBeGreaterThanOrEqual(FIRST_REQUEST_GRACE_MS - 100)
     expect(elapsed).toBeLessThan(FIRST_REQUEST_GRACE_MS + 2_000)
-    silent.destroy()
   })
 })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createPasswordHasher } from '../../src/users/passwords.js'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createUser, expectError } from '../helpers/factories.js'
-import { expectNoSecrets, expectUser } from './expect-user.js'
+import { expectNoSecrets, expectUser } from '../helpers/expect-user.js'
 
 const t = useTestApp()
 
