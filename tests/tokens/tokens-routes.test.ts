@@ -369,7 +369,7 @@ describe('POST /v1/tokens/revoke', () => {
       payload: { token: leaked.token },
     })
     expect(response.statusCode).toBe(202)
-    expect(response.json()).toEqual({ status: 'accepted' })
+    expect(response.json()).toEqual({ status: 'accepted', message: expect.any(String) })
     expectError(await ping(leaked.token), 401, 'token_revoked')
     expect((await ping(token)).statusCode).toBe(200)
   })
