@@ -389,7 +389,7 @@ describe('POST /v1/tokens/revoke', () => {
       answers.push([response.statusCode, response.body])
     }
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1)
-    expect(answers[0]).toEqual([202, '{"status":"accepted"}'])
+    expect(answers[0]).toEqual([202, expect.stringContaining('"status":"accepted"')])
   })
 
   it.each([
