@@ -27,7 +27,7 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const auth = authOf(request)
       return (
         request.rateLimitBudget ??
-        rateLimits.resolveLimit(app.config.rateLimit, auth.role, await app.overrideCache.get(auth.userId))
+        rateLimits.resolveLimit(deps.config.rateLimit, auth.role, await app.overrideCache.get(auth.userId))
       )
     }
   )
