@@ -1,14 +1,17 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import type { TInteger } from 'typebox'
+import { Value } from 'typebox/value'
 import { CLI_ACTOR } from './admin/actor.js'
 import * as admin from './admin/admin-service.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
-import { createDb, type Database, runMigrations } from './db/client.js'
+import { createDb, runMigrations } from './db/client.js'
 import { runningEmbeddedUrl, startEmbeddedPostgres } from './db/embedded.js'
 import type { UserRow } from './db/schema.js'
 import { CLEANUP_STEPS, type CleanupStep } from './maintenance/cleanup.js'
-import { MAX_WINDOW_SECONDS } from './rate-limits/rate-limits-schemas.js'
+import type { Deps } from './deps.js'
+import { OverrideMax, OverrideWindowSeconds } from './rate-limits/rate-limits-schemas.js'
 import * as rateLimits from './rate-limits/rate-limits-service.js'
 
 const HELP = `Usage: tessera <command> [options]
@@ -48,11 +51,16 @@ export interface CliIo {
   err: (line: string) => void
 }
 
+/** `rate-limit set`'s options, checked; the window defaults to RATE_LIMIT_WINDOW_SECONDS. */
+interface LimitOptions {
+  max: number | null
+  windowSeconds: number | undefined
+}
+
 interface Context {
-  config: Config
-  database: Database
+  deps: Deps
   io: CliIo
-  options: { max?: string | undefined; window?: string | undefined }
+  limit: LimitOptions | undefined
 }
 
 type Handler = (context: Context, name: string) => Promise<void>
@@ -68,35 +76,32 @@ const describeLimit = (limit: rateLimits.EffectiveLimit) => {
   return `${budget} (${source})`
 }
 
-const deps = (context: Context) => ({ database: context.database, now: () => new Date() })
-const limitDeps = (context: Context) => ({ ...deps(context), settings: context.config.rateLimit })
-
 function userChange (changes: admin.UserChanges, done: string): Handler {
-  return async (context, name) => {
-    const user = await admin.findUserByName(deps(context), name)
-    const updated = await admin.updateUserAsAdmin(deps(context), CLI_ACTOR, user.id, changes)
-    context.io.out(`${describeUser(updated)} ${done}.`)
+  return async ({ deps, io }, name) => {
+    const user = await admin.findUserByName(deps, name)
+    const updated = await admin.updateUserAsAdmin(deps, CLI_ACTOR, user.id, changes)
+    io.out(`${describeUser(updated)} ${done}.`)
   }
 }
 
-function parseMax (raw: string | undefined): number | null {
-  if (raw === undefined) throw new UsageError('rate-limit set needs --max <N|unlimited>')
-  if (raw === 'unlimited') return null
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 1_000_000_000) {
-    throw new UsageError(`--max must be an integer from 0 to 1000000000, or "unlimited" (got "${raw}")`)
-  }
-  return Number(raw)
+/** An option's value against the bounds of the route's schema, so the two never disagree. */
+function integerOption (flag: string, raw: string, schema: TInteger, unit = 'an integer'): number {
+  const value = /^\d+$/.test(raw) ? Number(raw) : raw
+  if (Value.Check(schema, value)) return value as number
+  const { minimum, maximum } = schema as { minimum?: number; maximum?: number }
+  const alternative = flag === '--max' ? ', or "unlimited"' : ''
+  throw new UsageError(`${flag} must be ${unit} from ${minimum} to ${maximum}${alternative} (got "${raw}")`)
 }
 
-function parseWindow (raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback
-  const seconds = /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN
-  if (!(seconds >= 1 && seconds <= MAX_WINDOW_SECONDS)) {
-    throw new UsageError(
-      `--window must be a number of seconds from 1 to ${MAX_WINDOW_SECONDS} (got "${raw}")`
-    )
+function parseLimitOptions (values: { max?: string | undefined; window?: string | undefined }): LimitOptions {
+  if (values.max === undefined) throw new UsageError('rate-limit set needs --max <N|unlimited>')
+  return {
+    max: values.max === 'unlimited' ? null : integerOption('--max', values.max, OverrideMax),
+    windowSeconds:
+      values.window === undefined
+        ? undefined
+        : integerOption('--window', values.window, OverrideWindowSeconds, 'a number of seconds'),
   }
-  return seconds
 }
 
 const USER_COMMANDS: Record<string, Record<string, Handler>> = {
@@ -107,45 +112,44 @@ const USER_COMMANDS: Record<string, Record<string, Handler>> = {
     enable: userChange({ disabled: false }, 'is enabled'),
   },
   'rate-limit': {
-    show: async (context, name) => {
-      const user = await admin.findUserByName(deps(context), name)
-      const limit = await rateLimits.getUserLimit(limitDeps(context), user.id)
-      context.io.out(`${describeUser(user)}: ${describeLimit(limit)}`)
+    show: async ({ deps, io }, name) => {
+      const user = await admin.findUserByName(deps, name)
+      const limit = await rateLimits.getUserLimit(deps, user.id)
+      io.out(`${describeUser(user)}: ${describeLimit(limit)}`)
     },
-    set: async (context, name) => {
-      const override = {
-        max: parseMax(context.options.max),
-        windowSeconds: parseWindow(context.options.window, context.config.rateLimit.windowSeconds),
-      }
-      const user = await admin.findUserByName(deps(context), name)
-      const limit = await rateLimits.setUserLimit(limitDeps(context), CLI_ACTOR, user.id, override)
-      context.io.out(`${describeUser(user)}: ${describeLimit(limit)}`)
+    set: async ({ deps, io, limit: options }, name) => {
+      // parseCommand has checked the options of `set`: they are there
+      const { max, windowSeconds } = options as LimitOptions
+      const override = { max, windowSeconds: windowSeconds ?? deps.config.rateLimit.windowSeconds }
+      const user = await admin.findUserByName(deps, name)
+      const limit = await rateLimits.setUserLimit(deps, CLI_ACTOR, user.id, override)
+      io.out(`${describeUser(user)}: ${describeLimit(limit)}`)
     },
-    clear: async (context, name) => {
-      const user = await admin.findUserByName(deps(context), name)
-      await rateLimits.clearUserLimit(limitDeps(context), CLI_ACTOR, user.id)
-      const limit = await rateLimits.getUserLimit(limitDeps(context), user.id)
-      context.io.out(`${describeUser(user)}: override removed; now ${describeLimit(limit)}`)
+    clear: async ({ deps, io }, name) => {
+      const user = await admin.findUserByName(deps, name)
+      await rateLimits.clearUserLimit(deps, CLI_ACTOR, user.id)
+      const limit = await rateLimits.getUserLimit(deps, user.id)
+      io.out(`${describeUser(user)}: override removed; now ${describeLimit(limit)}`)
     },
   },
   tokens: {
-    'revoke-all': async (context, name) => {
-      const user = await admin.findUserByName(deps(context), name)
-      const count = await admin.revokeAllTokensAsAdmin(deps(context), CLI_ACTOR, user.id)
-      context.io.out(`${describeUser(user)}: ${count} active token${count === 1 ? '' : 's'} revoked.`)
+    'revoke-all': async ({ deps, io }, name) => {
+      const user = await admin.findUserByName(deps, name)
+      const count = await admin.revokeAllTokensAsAdmin(deps, CLI_ACTOR, user.id)
+      io.out(`${describeUser(user)}: ${count} active token${count === 1 ? '' : 's'} revoked.`)
     },
   },
 }
 
 /** `<step> prune`: one of the cleanup job's steps, with the server's retention settings. */
-async function prune (context: Context, step: CleanupStep) {
-  const count = await step.run(context.database, context.config, new Date())
-  context.io.out(`${count} deleted: ${step.removes}.`)
+async function prune ({ deps, io }: Context, step: CleanupStep) {
+  const count = await step.run(deps)
+  io.out(`${count} deleted: ${step.removes}.`)
 }
 
 interface Parsed {
   run: (context: Context) => Promise<void>
-  options: Context['options']
+  limit: LimitOptions | undefined
 }
 
 /** Everything about the command line is checked before any database is opened. */
@@ -162,7 +166,7 @@ function parseCommand (argv: string[]): Parsed | 'help' {
   const pruneStep = action === 'prune' ? CLEANUP_STEPS.find((step) => step.name === group) : undefined
   if (pruneStep) {
     if (name !== undefined) throw new UsageError(`${group} prune takes no arguments`)
-    return { run: (context) => prune(context, pruneStep), options: values }
+    return { run: (context) => prune(context, pruneStep), limit: undefined }
   }
   const actions = USER_COMMANDS[group]
   if (!actions) throw new UsageError(`unknown command "${group}"`)
@@ -176,8 +180,8 @@ function parseCommand (argv: string[]): Parsed | 'help' {
   if (!usesLimitOptions && (values.max !== undefined || values.window !== undefined)) {
     throw new UsageError('--max and --window only apply to rate-limit set')
   }
-  if (usesLimitOptions) parseMax(values.max)
-  return { run: (context) => handler(context, name), options: values }
+  const limit = usesLimitOptions ? parseLimitOptions(values) : undefined
+  return { run: (context) => handler(context, name), limit }
 }
 
 function parse (argv: string[]) {
@@ -243,7 +247,8 @@ export async function main (
   try {
     const { database, close } = await openDatabase(config)
     try {
-      await command.run({ config, database, io, options: command.options })
+      const deps = { database, config, now: () => new Date() }
+      await command.run({ deps, io, limit: command.limit })
     } finally {
       await close()
     }

@@ -9,89 +9,119 @@ const Integer = (min: number, max: number, defaultValue?: number) =>
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
   })
 
-/**
- * Every environment variable Tessera reads, with its default. The README's configuration
- * table mirrors this schema; keep the two in sync.
- */
-export const EnvSchema = Type.Object({
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  PORT: Integer(0, 65535, 3000),
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-  DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  // from 1 second: a 2-second session is how people test their clients' expiry handling
-  SESSION_TTL_SECONDS: Integer(1, 31_536_000, 604_800),
-  MAX_ACTIVE_TOKENS_PER_USER: Integer(1, 100_000, 100),
-  RATE_LIMIT_MAX: Integer(0, 1_000_000_000, 600),
-  RATE_LIMIT_WINDOW_SECONDS: Integer(1, 86_400, 60),
-  RATE_LIMIT_ANON_MAX: Integer(0, 1_000_000_000, 60),
-  RATE_LIMIT_ADMIN_MAX: Type.Optional(Integer(0, 1_000_000_000)),
-  LOGIN_MAX_FAILURES: Integer(1, 1_000_000, 10),
-  LOGIN_FAILURE_WINDOW_SECONDS: Integer(1, 86_400, 900),
-  ARGON2_MEMORY_KIB: Integer(1024, 4_194_304, 19_456),
-  ARGON2_TIME_COST: Integer(1, 100, 2),
-  ARGON2_PARALLELISM: Integer(1, 16, 1),
-  REQUIRE_EMAIL_VERIFICATION: Type.Boolean({ default: false }),
-  EMAIL_VERIFICATION_TTL_SECONDS: Integer(60, 2_592_000, 172_800),
-  PASSWORD_RESET_TTL_SECONDS: Integer(60, 86_400, 1_800),
-  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
-  MAIL_FROM: Type.String({ minLength: 3, default: 'Tessera <no-reply@localhost>' }),
-  MAIL_POLL_INTERVAL_SECONDS: Integer(0, 3600, 5),
-  MAIL_MAX_PER_RECIPIENT_PER_HOUR: Integer(1, 100_000, 10),
-  // false, a hop count (true = 1) or a list of addresses/CIDRs: parsed by parseTrustProxy
-  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-    { default: 'info' }
-  ),
-  BODY_LIMIT_BYTES: Integer(1024, 10_485_760, 65_536),
-  DATABASE_POOL_SIZE: Integer(1, 200, 10),
-  TOKEN_RETENTION_DAYS: Integer(0, 3650, 30),
-  EVENT_RETENTION_DAYS: Integer(1, 36_500, 365),
-  MAIL_RETENTION_DAYS: Integer(1, 3650, 30),
-  CLEANUP_INTERVAL_SECONDS: Integer(0, 86_400, 3600),
-})
-export type Env = Static<typeof EnvSchema>
-
-export interface Config {
-  host: string
-  port: number
-  databaseUrl: string | undefined
-  dataDir: string
-  redisUrl: string | undefined
-  sessionTtlSeconds: number
-  maxActiveTokensPerUser: number
-  rateLimit: {
-    max: number
-    windowSeconds: number
-    anonMax: number
-    adminMax: number | null
-  }
-  login: { maxFailures: number; failureWindowSeconds: number }
-  argon2: { memoryKib: number; timeCost: number; parallelism: number }
-  requireEmailVerification: boolean
-  emailVerificationTtlSeconds: number
-  passwordResetTtlSeconds: number
-  smtpUrl: string | undefined
-  mailFrom: string
-  /** How often the mail worker looks for pending mail; 0 disables it (tests run it by hand). */
-  mailPollIntervalSeconds: number
-  /** Mails queued to one address (any case) in an hour at most; past it they are suppressed. */
-  mailMaxPerRecipientPerHour: number
-  /**
-   * The proxies in front (API.md, Rate limits): false (none), a hop count, or the addresses and
-   * CIDRs of the proxies. X-Forwarded-For entries past them are the client's to forge.
-   */
-  trustProxy: TrustProxy
-  logLevel: string
-  bodyLimitBytes: number
-  databasePoolSize: number
-  tokenRetentionDays: number
-  eventRetentionDays: number
-  mailRetentionDays: number
-  /** 0 disables the in-process cleanup job (the CLI's prune commands still work). */
-  cleanupIntervalSeconds: number
+/** One environment variable: its name, its schema, and how its checked value becomes the config's. */
+interface Variable<V> {
+  readonly name: string
+  readonly schema: TSchema
+  readonly optional: boolean
+  /** The config value from the checked one, or what is wrong with it that the schema cannot say. */
+  readonly read: (value: unknown) => { value: V } | { problem: string }
 }
+
+const variable = <S extends TSchema>(name: string, schema: S): Variable<Static<S>> => ({
+  name,
+  schema,
+  optional: false,
+  read: (value) => ({ value: value as Static<S> }),
+})
+
+/** A variable that may be unset: its value is then `absent`. */
+const optional = <S extends TSchema, A = undefined>(name: string, schema: S, absent?: A): Variable<Static<S> | A> => ({
+  name,
+  schema,
+  optional: true,
+  read: (value) => ({ value: (value === undefined ? absent : value) as Static<S> | A }),
+})
+
+/** A variable whose string value is parsed further; `parse` returns a problem as a string. */
+const parsed = <S extends TSchema, V>(name: string, schema: S, parse: (value: Static<S>) => V | string): Variable<V> => ({
+  name,
+  schema,
+  optional: false,
+  read: (value) => {
+    const result = parse(value as Static<S>)
+    return typeof result === 'string' ? { problem: result } : { value: result }
+  },
+})
+
+/**
+ * Every environment variable Tessera reads, where its value goes in Config, and its default:
+ * Config's type, the checks and the defaults all follow from this table, so a new variable is one
+ * line here (and one row in the README's configuration table, which a test compares with it).
+ */
+const SETTINGS = {
+  host: variable('HOST', Type.String({ minLength: 1, default: '127.0.0.1' })),
+  port: variable('PORT', Integer(0, 65535, 3000)),
+  databaseUrl: optional('DATABASE_URL', Type.String({ pattern: '^postgres(ql)?://' })),
+  dataDir: variable('DATA_DIR', Type.String({ minLength: 1, default: './.data' })),
+  redisUrl: optional('REDIS_URL', Type.String({ pattern: '^rediss?://' })),
+  // from 1 second: a 2-second session is how people test their clients' expiry handling
+  sessionTtlSeconds: variable('SESSION_TTL_SECONDS', Integer(1, 31_536_000, 604_800)),
+  maxActiveTokensPerUser: variable('MAX_ACTIVE_TOKENS_PER_USER', Integer(1, 100_000, 100)),
+  rateLimit: {
+    max: variable('RATE_LIMIT_MAX', Integer(0, 1_000_000_000, 600)),
+    windowSeconds: variable('RATE_LIMIT_WINDOW_SECONDS', Integer(1, 86_400, 60)),
+    anonMax: variable('RATE_LIMIT_ANON_MAX', Integer(0, 1_000_000_000, 60)),
+    // unset: admins are unlimited (an EffectiveLimit's max null)
+    adminMax: optional('RATE_LIMIT_ADMIN_MAX', Integer(0, 1_000_000_000), null),
+  },
+  login: {
+    maxFailures: variable('LOGIN_MAX_FAILURES', Integer(1, 1_000_000, 10)),
+    failureWindowSeconds: variable('LOGIN_FAILURE_WINDOW_SECONDS', Integer(1, 86_400, 900)),
+  },
+  argon2: {
+    memoryKib: variable('ARGON2_MEMORY_KIB', Integer(1024, 4_194_304, 19_456)),
+    timeCost: variable('ARGON2_TIME_COST', Integer(1, 100, 2)),
+    parallelism: variable('ARGON2_PARALLELISM', Integer(1, 16, 1)),
+  },
+  requireEmailVerification: variable('REQUIRE_EMAIL_VERIFICATION', Type.Boolean({ default: false })),
+  emailVerificationTtlSeconds: variable('EMAIL_VERIFICATION_TTL_SECONDS', Integer(60, 2_592_000, 172_800)),
+  passwordResetTtlSeconds: variable('PASSWORD_RESET_TTL_SECONDS', Integer(60, 86_400, 1_800)),
+  smtpUrl: optional('SMTP_URL', Type.String({ pattern: '^smtps?://' })),
+  mailFrom: variable('MAIL_FROM', Type.String({ minLength: 3, default: 'Tessera <no-reply@localhost>' })),
+  // 0 disables the mail worker's polling (tests run it by hand)
+  mailPollIntervalSeconds: variable('MAIL_POLL_INTERVAL_SECONDS', Integer(0, 3600, 5)),
+  // mails queued to one address (any case) in an hour at most; past it they are suppressed
+  mailMaxPerRecipientPerHour: variable('MAIL_MAX_PER_RECIPIENT_PER_HOUR', Integer(1, 100_000, 10)),
+  // the proxies in front (API.md, Rate limits): false (none), a hop count (true = 1), or the
+  // addresses and CIDRs of the proxies; X-Forwarded-For entries past them are the client's to forge
+  trustProxy: parsed('TRUST_PROXY', Type.String({ minLength: 1, default: 'false' }), (raw) => parseTrustProxy(raw)),
+  logLevel: variable(
+    'LOG_LEVEL',
+    Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+      { default: 'info' }
+    )
+  ),
+  bodyLimitBytes: variable('BODY_LIMIT_BYTES', Integer(1024, 10_485_760, 65_536)),
+  databasePoolSize: variable('DATABASE_POOL_SIZE', Integer(1, 200, 10)),
+  tokenRetentionDays: variable('TOKEN_RETENTION_DAYS', Integer(0, 3650, 30)),
+  eventRetentionDays: variable('EVENT_RETENTION_DAYS', Integer(1, 36_500, 365)),
+  mailRetentionDays: variable('MAIL_RETENTION_DAYS', Integer(1, 3650, 30)),
+  // 0 disables the in-process cleanup job (the CLI's prune commands still work)
+  cleanupIntervalSeconds: variable('CLEANUP_INTERVAL_SECONDS', Integer(0, 86_400, 3600)),
+}
+
+interface Settings {
+  readonly [key: string]: Variable<unknown> | Settings
+}
+
+type ConfigOf<T> = { readonly [K in keyof T]: T[K] extends Variable<infer V> ? V : ConfigOf<T[K]> }
+
+export type Config = ConfigOf<typeof SETTINGS>
+
+const isVariable = (entry: Variable<unknown> | Settings): entry is Variable<unknown> => 'read' in entry
+
+function variablesOf (settings: Settings): Variable<unknown>[] {
+  return Object.values(settings).flatMap((entry) => (isVariable(entry) ? [entry] : variablesOf(entry)))
+}
+
+const VARIABLES = variablesOf(SETTINGS)
+
+/** The environment as the schema sees it, one property per variable (the README table lists them). */
+export const EnvSchema = Type.Object(
+  Object.fromEntries(VARIABLES.map((v) => [v.name, v.optional ? Type.Optional(v.schema) : v.schema]))
+)
 
 export type TrustProxy = false | number | readonly string[]
 
@@ -123,12 +153,30 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     const name = error.instancePath.slice(1)
     if (!problems.has(name)) problems.set(name, `${name} ${describe(error.message, env[name])}`)
   }
-  const trustProxy = parseTrustProxy(String(values.TRUST_PROXY))
-  if (typeof trustProxy === 'string') problems.set('TRUST_PROXY', `TRUST_PROXY ${describe(trustProxy, env.TRUST_PROXY)}`)
+  const config = toConfig(SETTINGS, values, (variable, problem) => {
+    if (!problems.has(variable.name)) {
+      problems.set(variable.name, `${variable.name} ${describe(problem, env[variable.name])}`)
+    }
+  })
   if (problems.size > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${[...problems.values()].join('\n  ')}`)
   }
-  return toConfig(values as Env, trustProxy as TrustProxy)
+  return config as Config
+}
+
+/** The frozen Config tree for the checked `values`; problems the schema cannot see go to `report`. */
+function toConfig (
+  settings: Settings,
+  values: Record<string, unknown>,
+  report: (variable: Variable<unknown>, problem: string) => void
+): unknown {
+  const entries = Object.entries(settings).map(([key, entry]) => {
+    if (!isVariable(entry)) return [key, toConfig(entry, values, report)]
+    const read = entry.read(values[entry.name])
+    if ('problem' in read) report(entry, read.problem)
+    return [key, 'value' in read ? read.value : undefined]
+  })
+  return Object.freeze(Object.fromEntries(entries))
 }
 
 const MAX_PROXY_HOPS = 100
@@ -162,46 +210,4 @@ function describe (message: string, raw: string | undefined): string {
   const shown =
     raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)})`
   return `${message}${shown}`
-}
-
-function toConfig (env: Env, trustProxy: TrustProxy): Config {
-  return Object.freeze({
-    host: env.HOST,
-    port: env.PORT,
-    databaseUrl: env.DATABASE_URL,
-    dataDir: env.DATA_DIR,
-    redisUrl: env.REDIS_URL,
-    sessionTtlSeconds: env.SESSION_TTL_SECONDS,
-    maxActiveTokensPerUser: env.MAX_ACTIVE_TOKENS_PER_USER,
-    rateLimit: Object.freeze({
-      max: env.RATE_LIMIT_MAX,
-      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
-      anonMax: env.RATE_LIMIT_ANON_MAX,
-      adminMax: env.RATE_LIMIT_ADMIN_MAX ?? null,
-    }),
-    login: Object.freeze({
-      maxFailures: env.LOGIN_MAX_FAILURES,
-      failureWindowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
-    }),
-    argon2: Object.freeze({
-      memoryKib: env.ARGON2_MEMORY_KIB,
-      timeCost: env.ARGON2_TIME_COST,
-      parallelism: env.ARGON2_PARALLELISM,
-    }),
-    requireEmailVerification: env.REQUIRE_EMAIL_VERIFICATION,
-    emailVerificationTtlSeconds: env.EMAIL_VERIFICATION_TTL_SECONDS,
-    passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
-    smtpUrl: env.SMTP_URL,
-    mailFrom: env.MAIL_FROM,
-    mailPollIntervalSeconds: env.MAIL_POLL_INTERVAL_SECONDS,
-    mailMaxPerRecipientPerHour: env.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
-    trustProxy,
-    logLevel: env.LOG_LEVEL,
-    bodyLimitBytes: env.BODY_LIMIT_BYTES,
-    databasePoolSize: env.DATABASE_POOL_SIZE,
-    tokenRetentionDays: env.TOKEN_RETENTION_DAYS,
-    eventRetentionDays: env.EVENT_RETENTION_DAYS,
-    mailRetentionDays: env.MAIL_RETENTION_DAYS,
-    cleanupIntervalSeconds: env.CLEANUP_INTERVAL_SECONDS,
-  })
 }

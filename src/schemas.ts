@@ -9,6 +9,14 @@ export const Uuid = Type.String({ format: 'uuid' })
 export const Timestamp = Type.String({ format: 'date-time' })
 export const IdParams = Type.Object({ id: Uuid })
 
+/**
+ * Every 202: the work is queued or done, and the answer says nothing more (no enumeration).
+ * `status` is what a client tests; `message` is for people.
+ */
+export const Accepted = Type.Object({ status: Type.Literal('accepted'), message: Type.String() })
+
+export const accepted = (message: string) => ({ status: 'accepted' as const, message })
+
 export const ErrorSchema = Type.Object(
   {
     statusCode: Type.Integer(),

@@ -1,6 +1,7 @@
 import { and, sql as dsql, eq, gt, inArray, isNull } from 'drizzle-orm'
 import type { DbOrTx } from '../db/client.js'
 import { type OneTimeTokenRow, oneTimeTokens, type UserRow, users } from '../db/schema.js'
+import { USER_ROW_LOCK } from '../users/users-repository.js'
 
 export type OneTimePurpose = OneTimeTokenRow['purpose']
 
@@ -42,7 +43,7 @@ export async function retireUserOneTimeTokens (db: DbOrTx, userId: string, now: 
 }
 
 /**
- * The owner of a token, locked like lockUserById, before the token's own row is touched: the
+ * The owner of a token, locked like lockUserById (USER_ROW_LOCK), before the token's own row is touched: the
  * changes that retire a user's tokens (password change, reset, disabling) lock the user first,
  * so taking the locks in the same order here cannot deadlock with them, and the owner read is
  * the one those changes leave behind.
@@ -53,7 +54,7 @@ export async function lockOneTimeTokenOwner (db: DbOrTx, tokenHash: Buffer): Pro
     .from(oneTimeTokens)
     .innerJoin(users, eq(users.id, oneTimeTokens.userId))
     .where(eq(oneTimeTokens.tokenHash, tokenHash))
-    .for('no key update', { of: users })
+    .for(USER_ROW_LOCK, { of: users })
   return row?.user
 }
 

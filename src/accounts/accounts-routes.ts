@@ -1,22 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
-import { errorResponses } from '../schemas.js'
+import { serviceDeps } from '../plugins/context.js'
+import { Accepted, accepted, errorResponses } from '../schemas.js'
 import { UserEnvelope } from '../users/users-schemas.js'
-import { usersDeps } from '../users/users-routes.js'
 import { toUser } from '../users/users-service.js'
-import { Accepted, PasswordResetBody, PasswordResetConfirmBody, VerifyEmailBody } from './accounts-schemas.js'
+import { PasswordResetBody, PasswordResetConfirmBody, VerifyEmailBody } from './accounts-schemas.js'
 import * as accounts from './accounts-service.js'
 
-const RESET_ACCEPTED = {
-  message: 'If an account has this address, a mail with a reset token is on its way.',
-}
-const VERIFICATION_ACCEPTED = {
-  message: 'If the address is not verified yet, a mail with a new verification token is on its way.',
-}
+const RESET_ACCEPTED = accepted('If an account has this address, a mail with a reset token is on its way.')
+const VERIFICATION_ACCEPTED = accepted(
+  'If the address is not verified yet, a mail with a new verification token is on its way.'
+)
 
 export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const deps = { ...usersDeps(app), passwordResetTtlSeconds: app.config.passwordResetTtlSeconds }
+  const deps = serviceDeps(app)
 
   app.post(
     '/v1/auth/verify-email',

@@ -12,6 +12,3 @@ export type PasswordResetBody = Static<typeof PasswordResetBody>
 
 export const PasswordResetConfirmBody = Type.Object({ token: MailToken, password: Password })
 export type PasswordResetConfirmBody = Static<typeof PasswordResetConfirmBody>
-
-/** The 202 body of the mail-sending routes: the same whatever happened behind it. */
-export const Accepted = Type.Object({ message: Type.String() })

@@ -1,27 +1,17 @@
-import type { Database, Tx } from '../db/client.js'
+import type { Tx } from '../db/client.js'
 import type { OneTimeTokenRow, UserRow } from '../db/schema.js'
+import type { AccountDeps, Deps } from '../deps.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail, enqueueMailWith, type QueueOptions } from '../mail/outbox-repository.js'
+import { enqueueMail, enqueueMailWith } from '../mail/outbox-repository.js'
 import { emailChangedNotice, passwordResetMail, passwordResetNotice } from '../mail/templates.js'
 import { mintToken } from '../tokens/token-format.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
 import type { RequestInfo } from '../tokens/tokens-service.js'
-import type { PasswordHasher } from '../users/passwords.js'
 import * as users from '../users/users-repository.js'
 import { assertPasswordAllowed, conflictError } from '../users/users-service.js'
 import { issuePasswordResetByEmail, retireUserOneTimeTokens } from './accounts-repository.js'
 import { sendVerificationMail, type UsedToken, useOneTimeToken } from './one-time-tokens.js'
-
-export interface AccountsDeps {
-  database: Database
-  passwords: PasswordHasher
-  now: () => Date
-  emailVerificationTtlSeconds: number
-  passwordResetTtlSeconds: number
-  /** The mail cap per recipient (absent: API.md's default). */
-  mailQueue?: QueueOptions
-}
 
 /**
  * One answer for every unusable token (malformed, unknown, used, expired, another purpose, or
@@ -46,15 +36,13 @@ function tokenOwner (used: UsedToken | undefined): [OneTimeTokenRow, UserRow] {
  * counts for the address it was sent to; an email change switches the account to the new
  * address (verified, since its owner just read the mail) and tells the old one.
  */
-export async function verifyEmail (deps: AccountsDeps, presented: string, request: RequestInfo) {
-  const now = deps.now()
+export async function verifyEmail (deps: Deps, presented: string, request: RequestInfo) {
   try {
     return await deps.database.db.transaction(async (tx) => {
-      const used = await useOneTimeToken(tx, presented, ['email_verification', 'email_change'], now)
+      const used = await useOneTimeToken(deps, tx, presented, ['email_verification', 'email_change'])
       const [token, user] = tokenOwner(used)
-      if (token.purpose === 'email_change') {
-        return completeEmailChange(tx, user, token, now, request, deps.mailQueue)
-      }
+      if (token.purpose === 'email_change') return completeEmailChange(deps, tx, user, token, request)
+      const now = deps.now()
       // a mail to an address the account has since left must not verify the current one
       if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
       const verified = await users.updateUser(
@@ -77,13 +65,13 @@ export async function verifyEmail (deps: AccountsDeps, presented: string, reques
 }
 
 async function completeEmailChange (
+  deps: Deps,
   tx: Tx,
   user: UserRow,
   token: OneTimeTokenRow,
-  now: Date,
-  request: RequestInfo,
-  queue: QueueOptions | undefined
+  request: RequestInfo
 ): Promise<UserRow> {
+  const now = deps.now()
   // a unique violation here (the address was taken meanwhile) rolls back, token included: 409
   const changed = await users.updateUser(tx, user.id, { email: token.email, emailVerifiedAt: now }, now)
   if (!changed) throw invalidMailToken()
@@ -95,7 +83,7 @@ async function completeEmailChange (
     data: { fields: ['email'], ...data },
   })
   await recordEvent(tx, { type: 'email.verified', userId: user.id, ...request, data })
-  await enqueueMail(tx, emailChangedNotice(changed, user.email), queue)
+  await enqueueMail(tx, deps.config, emailChangedNotice(changed, user.email))
   return changed
 }
 
@@ -103,13 +91,12 @@ async function completeEmailChange (
  * Sends a fresh verification mail (the older ones stop working). An address that is already
  * verified gets none: there is nothing to confirm, and the answer is the same 202.
  */
-export async function resendVerification (deps: AccountsDeps, userId: string): Promise<void> {
-  const now = deps.now()
+export async function resendVerification (deps: Deps, userId: string): Promise<void> {
   await deps.database.db.transaction(async (tx) => {
     const user = await users.findUserById(tx, userId)
     if (!user) throw new ApiError('not_found')
     if (user.emailVerifiedAt !== null) return
-    await sendVerificationMail(tx, user, { ttlSeconds: deps.emailVerificationTtlSeconds, now }, deps.mailQueue)
+    await sendVerificationMail(deps, tx, user)
   })
 }
 
@@ -119,21 +106,23 @@ export async function resendVerification (deps: AccountsDeps, userId: string): P
  * past the address's mail cap neither the token nor the mail is kept, so the link its owner
  * last received still works.
  */
-export async function requestPasswordReset (deps: AccountsDeps, email: string): Promise<void> {
+export async function requestPasswordReset (deps: Deps, email: string): Promise<void> {
   const now = deps.now()
+  const ttlSeconds = deps.config.passwordResetTtlSeconds
   const { secret, digest } = mintToken('mail')
   await enqueueMailWith(
     deps.database.db,
+    deps.config,
     async (tx) => {
       await issuePasswordResetByEmail(tx, {
         email,
         tokenHash: digest,
-        expiresAt: new Date(now.getTime() + deps.passwordResetTtlSeconds * 1000),
+        expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
         now,
       })
-      return passwordResetMail(email, secret, deps.passwordResetTtlSeconds)
+      return passwordResetMail(email, secret, ttlSeconds)
     },
-    { ...deps.mailQueue, onlyToAccount: true }
+    { onlyToAccount: true }
   )
 }
 
@@ -145,18 +134,18 @@ export async function requestPasswordReset (deps: AccountsDeps, email: string): 
  * mail expired could never log in to ask for another).
  */
 export async function confirmPasswordReset (
-  deps: AccountsDeps,
+  deps: AccountDeps,
   body: { token: string; password: string },
   request: RequestInfo
 ): Promise<void> {
-  const now = deps.now()
   await deps.database.db.transaction(async (tx) => {
-    const used = await useOneTimeToken(tx, body.token, ['password_reset'], now)
+    const used = await useOneTimeToken(deps, tx, body.token, ['password_reset'])
     const [token, user] = tokenOwner(used)
     if (token.email.toLowerCase() !== user.email.toLowerCase()) throw invalidMailToken()
     // a rejected password rolls the transaction back, so the token still works for a better one
     assertPasswordAllowed(body.password, user)
     const passwordHash = await deps.passwords.hash(body.password)
+    const now = deps.now()
     await users.updateUser(tx, user.id, { passwordHash, emailVerifiedAt: user.emailVerifiedAt ?? now }, now)
     const revoked = await revokeAllUserTokens(tx, user.id, now)
     // a pending email change would otherwise outlive the reset that is meant to end a takeover
@@ -167,6 +156,6 @@ export async function confirmPasswordReset (
       ...request,
       data: { revokedTokens: revoked },
     })
-    await enqueueMail(tx, passwordResetNotice(user), deps.mailQueue)
+    await enqueueMail(tx, deps.config, passwordResetNotice(user))
   })
 }

@@ -1,6 +1,7 @@
 import type { DbOrTx } from '../db/client.js'
+import type { Deps } from '../deps.js'
 import type { OneTimeTokenRow, UserRow } from '../db/schema.js'
-import { enqueueMailWith, type QueueOptions } from '../mail/outbox-repository.js'
+import { enqueueMailWith } from '../mail/outbox-repository.js'
 import { emailChangeMail, verificationMail } from '../mail/templates.js'
 import { mintToken, parseToken } from '../tokens/token-format.js'
 import {
@@ -10,26 +11,22 @@ import {
   replaceOneTimeToken,
 } from './accounts-repository.js'
 
-/** API.md's default lifetime of a verification mail (EMAIL_VERIFICATION_TTL_SECONDS). */
-export const DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS = 172_800
-
-export interface IssueOptions {
-  ttlSeconds: number
-  now: Date
-}
-
 interface TokenOwner {
   id: string
   email: string
   username: string
 }
 
-/** Mints a mailed token (`tsr_mail_`), stores its digest only, and returns the secret for the mail. */
-export async function issueOneTimeToken (
+/**
+ * Mints a mailed token (`tsr_mail_`) living EMAIL_VERIFICATION_TTL_SECONDS, stores its digest
+ * only, and returns the secret for the mail.
+ */
+async function issueMailedToken (
+  deps: Deps,
   db: DbOrTx,
-  owner: { userId: string; email: string; purpose: OneTimePurpose },
-  options: IssueOptions
+  owner: { userId: string; email: string; purpose: OneTimePurpose }
 ): Promise<string> {
+  const now = deps.now()
   const { secret, digest } = mintToken('mail')
   await replaceOneTimeToken(
     db,
@@ -38,9 +35,9 @@ export async function issueOneTimeToken (
       purpose: owner.purpose,
       email: owner.email,
       tokenHash: digest,
-      expiresAt: new Date(options.now.getTime() + options.ttlSeconds * 1000),
+      expiresAt: new Date(now.getTime() + deps.config.emailVerificationTtlSeconds * 1000),
     },
-    options.now
+    now
   )
   return secret
 }
@@ -49,49 +46,22 @@ export async function issueOneTimeToken (
  * Queues a verification mail for the user's current address, in the caller's transaction. Past
  * the recipient's mail cap no token is issued either: the one last mailed keeps working.
  */
-export async function sendVerificationMail (
-  db: DbOrTx,
-  user: TokenOwner,
-  options: IssueOptions,
-  queue?: QueueOptions
-) {
-  await enqueueMailWith(
-    db,
-    async (tx) => {
-      const token = await issueOneTimeToken(
-        tx,
-        { userId: user.id, email: user.email, purpose: 'email_verification' },
-        options
-      )
-      return verificationMail(user, token, options.ttlSeconds)
-    },
-    queue
-  )
+export async function sendVerificationMail (deps: Deps, db: DbOrTx, user: TokenOwner) {
+  await enqueueMailWith(db, deps.config, async (tx) => {
+    const token = await issueMailedToken(deps, tx, { userId: user.id, email: user.email, purpose: 'email_verification' })
+    return verificationMail(user, token, deps.config.emailVerificationTtlSeconds)
+  })
 }
 
 /**
  * Queues the mail that confirms a new address (past the cap, as above, with no token); the change
  * waits for that token.
  */
-export async function sendEmailChangeMail (
-  db: DbOrTx,
-  user: TokenOwner,
-  newEmail: string,
-  options: IssueOptions,
-  queue?: QueueOptions
-) {
-  await enqueueMailWith(
-    db,
-    async (tx) => {
-      const token = await issueOneTimeToken(
-        tx,
-        { userId: user.id, email: newEmail, purpose: 'email_change' },
-        options
-      )
-      return emailChangeMail(user, newEmail, token, options.ttlSeconds)
-    },
-    queue
-  )
+export async function sendEmailChangeMail (deps: Deps, db: DbOrTx, user: TokenOwner, newEmail: string) {
+  await enqueueMailWith(db, deps.config, async (tx) => {
+    const token = await issueMailedToken(deps, tx, { userId: user.id, email: newEmail, purpose: 'email_change' })
+    return emailChangeMail(user, newEmail, token, deps.config.emailVerificationTtlSeconds)
+  })
 }
 
 export interface UsedToken {
@@ -108,15 +78,15 @@ export interface UsedToken {
  * email change, not even one racing its disabling.
  */
 export async function useOneTimeToken (
+  deps: Deps,
   db: DbOrTx,
   presented: string,
-  purposes: readonly OneTimePurpose[],
-  now: Date
+  purposes: readonly OneTimePurpose[]
 ): Promise<UsedToken | undefined> {
   const parsed = parseToken(presented)
   if (parsed?.kind !== 'mail') return undefined
   const user = await lockOneTimeTokenOwner(db, parsed.digest)
   if (!user || user.disabled) return undefined
-  const token = await consumeOneTimeToken(db, parsed.digest, purposes, now)
+  const token = await consumeOneTimeToken(db, parsed.digest, purposes, deps.now())
   return token && { token, user }
 }

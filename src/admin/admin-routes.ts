@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
+import { serviceDeps } from '../plugins/context.js'
 import { errorResponses, IdParams } from '../schemas.js'
 import type { Actor } from './actor.js'
 import { AdminUserEnvelope, ListUsersQuery, ListUsersResponse, UpdateUserBody } from './admin-schemas.js'
@@ -14,7 +15,7 @@ export function adminActor (request: FastifyRequest): Actor {
 
 /** User management; every route needs the `admin` scope, which follows the role on each request. */
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const deps = { database: app.database, now: app.now }
+  const deps = serviceDeps(app)
   const common = { tags: ['admin'], security: [{ bearer: [] }] }
 
   app.get(

@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox'
+import { PageQuery } from '../pagination.js'
 import { SafeText } from '../schemas.js'
 import { Role, UserSchema } from '../users/users-schemas.js'
 
@@ -9,8 +10,7 @@ export type AdminUser = Static<typeof AdminUserSchema>
 export const AdminUserEnvelope = Type.Object({ user: AdminUserSchema })
 
 export const ListUsersQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' })),
+  ...PageQuery,
   q: Type.Optional(SafeText(1, 254, 'a substring of the email or username (case-insensitive)')),
 })
 

@@ -1,7 +1,9 @@
-import type { Database, DbOrTx } from '../db/client.js'
-import type { UserRow } from '../db/schema.js'
-import { ApiError } from '../errors.js'
 import { retireUserOneTimeTokens } from '../accounts/accounts-repository.js'
+import type { DbOrTx } from '../db/client.js'
+import type { UserRow } from '../db/schema.js'
+import type { Deps } from '../deps.js'
+import { ApiError } from '../errors.js'
+import { keysetPage } from '../pagination.js'
 import { ADMIN_ONLY_SCOPES, type Role } from '../tokens/scopes.js'
 import { revokeAllUserTokens, stripUserTokenScopes } from '../tokens/tokens-repository.js'
 import { findUserById, findUserByLogin, lockUserById, updateUser } from '../users/users-repository.js'
@@ -9,11 +11,6 @@ import { toUser } from '../users/users-service.js'
 import { type Actor, recordAdminEvent } from './actor.js'
 import * as repo from './admin-repository.js'
 import type { AdminUser } from './admin-schemas.js'
-
-export interface AdminDeps {
-  database: Database
-  now: () => Date
-}
 
 export function toAdminUser (row: UserRow): AdminUser {
   return { ...toUser(row), disabled: row.disabled }
@@ -26,29 +23,11 @@ export async function requireUser (db: DbOrTx, userId: string): Promise<UserRow>
 }
 
 /** The CLI names users as people do: an email (it has an @, which usernames cannot) or a username. */
-export async function findUserByName (deps: AdminDeps, name: string): Promise<UserRow> {
+export async function findUserByName (deps: Deps, name: string): Promise<UserRow> {
   const login = name.includes('@') ? { email: name } : { username: name }
   const user = await findUserByLogin(deps.database.db, login)
   if (!user) throw new ApiError('not_found', { message: `No user with the username or email "${name}".` })
   return user
-}
-
-// the cursor is opaque to clients: base64url of the last row's position
-const CURSOR = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?)\|([0-9a-f-]{36})$/
-
-function encodeCursor (position: repo.UserPosition): string {
-  return Buffer.from(`${position.createdAt}|${position.id}`).toString('base64url')
-}
-
-function decodeCursor (cursor: string): repo.UserPosition {
-  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString())
-  if (!match?.[1] || !match[4]) {
-    throw new ApiError('validation_failed', {
-      message: 'querystring/cursor is not a cursor this server issued',
-      details: [{ path: '/cursor', message: 'is not a valid cursor' }],
-    })
-  }
-  return { createdAt: match[1], id: match[4] }
 }
 
 export interface ListUsersInput {
@@ -57,20 +36,11 @@ export interface ListUsersInput {
   q?: string | undefined
 }
 
-export async function listUsers (deps: AdminDeps, input: ListUsersInput) {
-  // one row more than asked tells whether another page exists
-  const rows = await repo.listUsers(deps.database.db, {
-    limit: input.limit + 1,
-    after: input.cursor ? decodeCursor(input.cursor) : null,
-    search: input.q ?? null,
-  })
-  const page = rows.slice(0, input.limit)
-  const last = page.at(-1)
-  return {
-    users: page.map((row) => toAdminUser(row.user)),
-    nextCursor:
-      rows.length > input.limit && last ? encodeCursor({ createdAt: last.position, id: last.user.id }) : null,
-  }
+export async function listUsers (deps: Deps, input: ListUsersInput) {
+  const { items, nextCursor } = await keysetPage(input, (page) =>
+    repo.listUsers(deps.database.db, { ...page, search: input.q ?? null })
+  )
+  return { users: items.map(toAdminUser), nextCursor }
 }
 
 export interface UserChanges {
@@ -86,7 +56,7 @@ export interface UserChanges {
  * API: that is the one change that could leave nobody able to administer (the CLI can still do it).
  */
 export async function updateUserAsAdmin (
-  deps: AdminDeps,
+  deps: Deps,
   actor: Actor,
   userId: string,
   changes: UserChanges
@@ -97,9 +67,6 @@ export async function updateUserAsAdmin (
   }
   const now = deps.now()
   return deps.database.db.transaction(async (tx) => {
-    // the lock of every change to the user's credentials and tokens; a FOR UPDATE would also block
-    // the foreign-key check of a mailed token's insert, whose transaction may hold the rows this
-    // one retires: a deadlock
     const current = await lockUserById(tx, userId)
     if (!current) throw new ApiError('not_found', { message: 'No such user.' })
     const fields = (['role', 'disabled'] as const).filter(
@@ -132,7 +99,7 @@ async function revokeAll (tx: DbOrTx, actor: Actor, userId: string, now: Date, r
 }
 
 /** Revokes every token of a user (a compromised account); returns how many were active. */
-export async function revokeAllTokensAsAdmin (deps: AdminDeps, actor: Actor, userId: string): Promise<number> {
+export async function revokeAllTokensAsAdmin (deps: Deps, actor: Actor, userId: string): Promise<number> {
   const now = deps.now()
   return deps.database.db.transaction(async (tx) => {
     await requireUser(tx, userId)

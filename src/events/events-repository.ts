@@ -1,6 +1,7 @@
 import { and, desc, sql as dsql, eq, lt } from 'drizzle-orm'
 import type { DbOrTx } from '../db/client.js'
 import { securityEvents } from '../db/schema.js'
+import { type KeysetPosition, olderThan, positionOf } from '../pagination.js'
 
 export const EVENT_TYPES = [
   'user.registered',
@@ -55,30 +56,21 @@ export async function recordEventForAddress (
 }
 
 export interface EventQuery {
-  userId?: string
-  type?: string
-  /** Keyset position: events strictly older than this one (newest first). */
-  before?: { createdAt: string; id: string }
+  userId?: string | undefined
+  type?: string | undefined
+  before: KeysetPosition | null
   limit: number
 }
 
-/**
- * Events newest first. `cursorAt` is created_at as text with its microseconds: a JS Date keeps
- * only milliseconds, and a truncated position would hand the same event out twice.
- */
+/** Events newest first, with id as the tie-break: a stable order for keyset pagination. */
 export function listEvents (db: DbOrTx, query: EventQuery) {
   const conditions = [
     query.userId === undefined ? undefined : eq(securityEvents.userId, query.userId),
     query.type === undefined ? undefined : eq(securityEvents.type, query.type),
-    query.before === undefined
-      ? undefined
-      : dsql`(${securityEvents.createdAt}, ${securityEvents.id}) < (${query.before.createdAt}::timestamptz, ${query.before.id}::uuid)`,
+    query.before === null ? undefined : olderThan(securityEvents.createdAt, securityEvents.id, query.before),
   ]
   return db
-    .select({
-      event: securityEvents,
-      cursorAt: dsql<string>`to_char(${securityEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
-    })
+    .select({ row: securityEvents, createdAt: positionOf(securityEvents.createdAt) })
     .from(securityEvents)
     .where(and(...conditions))
     .orderBy(desc(securityEvents.createdAt), desc(securityEvents.id))

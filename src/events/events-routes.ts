@@ -1,10 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authOf } from '../plugins/authenticate.js'
+import { serviceDeps } from '../plugins/context.js'
 import { errorResponses } from '../schemas.js'
 import { AdminEventsQuery, EventPage, MyEventsQuery } from './events-schemas.js'
 import { listEventPage } from './events-service.js'
 
 export const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps = serviceDeps(app)
+
   app.get(
     '/v1/me/events',
     {
@@ -17,7 +20,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventPage, ...errorResponses(400, 401, 403, 429) },
       },
     },
-    async (request) => listEventPage(app.database, { ...request.query, userId: authOf(request).userId })
+    async (request) => listEventPage(deps, { ...request.query, userId: authOf(request).userId })
   )
 
   app.get(
@@ -32,6 +35,6 @@ export const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventPage, ...errorResponses(400, 401, 403, 429) },
       },
     },
-    async (request) => listEventPage(app.database, request.query)
+    async (request) => listEventPage(deps, request.query)
   )
 }

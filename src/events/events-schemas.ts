@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox'
+import { PageQuery } from '../pagination.js'
 import { Timestamp, Uuid } from '../schemas.js'
 import { EVENT_TYPES } from './events-repository.js'
 
@@ -20,16 +21,11 @@ export const EventPage = Type.Object({
 })
 export type EventPage = Static<typeof EventPage>
 
-const Paging = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' })),
-}
-
-export const MyEventsQuery = Type.Object(Paging)
+export const MyEventsQuery = Type.Object(PageQuery)
 export type MyEventsQuery = Static<typeof MyEventsQuery>
 
 export const AdminEventsQuery = Type.Object({
-  ...Paging,
+  ...PageQuery,
   userId: Type.Optional(Uuid),
   type: Type.Optional(Type.Union(EVENT_TYPES.map((type) => Type.Literal(type)))),
 })

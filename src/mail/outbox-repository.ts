@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { and, asc, sql as dsql, eq, inArray, isNull, lt, lte, or } from 'drizzle-orm'
+import type { Config } from '../config.js'
 import type { DbOrTx, Tx } from '../db/client.js'
 import { lockUntilTransactionEnds } from '../db/locks.js'
 import { type MailRow, mailOutbox } from '../db/schema.js'
@@ -16,12 +17,13 @@ export interface OutgoingMail {
 /** Announces, at commit, that mail is waiting: every instance's mailer LISTENs for it. */
 export const MAIL_QUEUED_CHANNEL = 'tessera_mail_queued'
 
-/** API.md's default of MAIL_MAX_PER_RECIPIENT_PER_HOUR. */
-export const DEFAULT_MAIL_MAX_PER_RECIPIENT_PER_HOUR = 10
+/**
+ * The cap a mail is queued under, MAIL_MAX_PER_RECIPIENT_PER_HOUR: required, so a path that
+ * queues mail cannot forget it (services pass their `deps.config`).
+ */
+export type MailSettings = Pick<Config, 'mailMaxPerRecipientPerHour'>
 
 export interface QueueOptions {
-  /** MAIL_MAX_PER_RECIPIENT_PER_HOUR (absent: API.md's default, as in the CLI). */
-  maxPerRecipientPerHour?: number | undefined
   /**
    * Queue only if the recipient is an account's address, addressed as the account spells it, with
    * the same statements whether or not it is (the password reset: no account enumeration).
@@ -42,8 +44,8 @@ class MailSuppressed extends Error {
  * recipient's cap the mail is dropped and a `mail.suppressed` event recorded instead (the caller
  * answers as usual). Returns whether the mail was queued.
  */
-export async function enqueueMail (db: DbOrTx, mail: OutgoingMail, options: QueueOptions = {}): Promise<boolean> {
-  return enqueueMailWith(db, async () => mail, options)
+export async function enqueueMail (db: DbOrTx, settings: MailSettings, mail: OutgoingMail): Promise<boolean> {
+  return enqueueMailWith(db, settings, async () => mail)
 }
 
 /**
@@ -54,10 +56,11 @@ export async function enqueueMail (db: DbOrTx, mail: OutgoingMail, options: Queu
  */
 export async function enqueueMailWith (
   db: DbOrTx,
+  settings: MailSettings,
   prepare: (tx: Tx) => Promise<OutgoingMail>,
   options: QueueOptions = {}
 ): Promise<boolean> {
-  const max = options.maxPerRecipientPerHour ?? DEFAULT_MAIL_MAX_PER_RECIPIENT_PER_HOUR
+  const max = settings.mailMaxPerRecipientPerHour
   const onlyToAccount = options.onlyToAccount === true
   try {
     await db.transaction(async (tx) => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { serviceDeps } from '../plugins/context.js'
 import { runCleanup } from './cleanup.js'
 
 /**
@@ -10,11 +11,12 @@ import { runCleanup } from './cleanup.js'
 async function cleanupJob (app: FastifyInstance) {
   const intervalSeconds = app.config.cleanupIntervalSeconds
   if (intervalSeconds === 0) return
+  const deps = serviceDeps(app)
   let running: Promise<unknown> | null = null
 
   const tick = () => {
     if (running) return
-    running = runCleanup(app.database, app.config, app.now(), { logger: app.log })
+    running = runCleanup(deps, { logger: app.log })
       .catch((error) => app.log.warn({ err: error }, 'cleanup failed; retrying at the next interval'))
       .finally(() => {
         running = null

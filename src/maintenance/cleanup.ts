@@ -1,5 +1,4 @@
-import type { Config } from '../config.js'
-import type { Database } from '../db/client.js'
+import type { Deps } from '../deps.js'
 import { pruneEvents } from '../events/events-service.js'
 import { pruneSentMail } from '../mail/mail-service.js'
 import { pruneExpiredTokens } from '../tokens/tokens-service.js'
@@ -9,7 +8,7 @@ export interface CleanupStep {
   name: string
   /** What the step deletes, for people (CLI output). */
   removes: string
-  run(database: Database, config: Config, now: Date): Promise<number>
+  run(deps: Deps): Promise<number>
 }
 
 /**
@@ -20,17 +19,17 @@ export const CLEANUP_STEPS: readonly CleanupStep[] = [
   {
     name: 'tokens',
     removes: 'tokens expired or revoked more than TOKEN_RETENTION_DAYS days ago',
-    run: (database, config, now) => pruneExpiredTokens(database, config.tokenRetentionDays, now),
+    run: (deps) => pruneExpiredTokens(deps, deps.config.tokenRetentionDays),
   },
   {
     name: 'events',
     removes: 'security events older than EVENT_RETENTION_DAYS days',
-    run: (database, config, now) => pruneEvents(database, config.eventRetentionDays, now),
+    run: (deps) => pruneEvents(deps, deps.config.eventRetentionDays),
   },
   {
     name: 'mail',
     removes: 'mails sent (or given up on) more than MAIL_RETENTION_DAYS days ago',
-    run: (database, config, now) => pruneSentMail(database, config.mailRetentionDays, now),
+    run: (deps) => pruneSentMail(deps.database, deps.config.mailRetentionDays, deps.now()),
   },
 ]
 
@@ -50,12 +49,10 @@ export type CleanupResult = { ran: false } | { ran: true; removed: Record<string
  * and may commit in batches; the lock spans them all.
  */
 export async function runCleanup (
-  database: Database,
-  config: Config,
-  now: Date,
+  deps: Deps,
   options: { logger?: CleanupLogger; steps?: readonly CleanupStep[] } = {}
 ): Promise<CleanupResult> {
-  const connection = await database.sql.reserve()
+  const connection = await deps.database.sql.reserve()
   try {
     const [row] = await connection<
       { locked: boolean }[]
@@ -64,7 +61,7 @@ export async function runCleanup (
     try {
       const removed: Record<string, number> = {}
       for (const step of options.steps ?? CLEANUP_STEPS) {
-        removed[step.name] = await step.run(database, config, now)
+        removed[step.name] = await step.run(deps)
         options.logger?.info({ step: step.name, removed: removed[step.name] }, 'cleanup step done')
       }
       return { ran: true, removed }

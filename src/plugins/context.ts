@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import type { AccountDeps } from '../deps.js'
 import { createPasswordHasher, type PasswordHasher } from '../users/passwords.js'
 
 declare module 'fastify' {
@@ -25,3 +26,14 @@ async function context (app: FastifyInstance, options: ContextOptions) {
 }
 
 export default fp(context, { name: 'context' })
+
+/** The deps every route passes to its service: the one place they are gathered from the app. */
+export function serviceDeps (app: FastifyInstance): AccountDeps {
+  return {
+    database: app.database,
+    now: app.now,
+    config: app.config,
+    passwords: app.passwords,
+    loginThrottle: app.loginThrottle,
+  }
+}

@@ -8,13 +8,11 @@ import {
   deliverPending,
   type MailTransport,
 } from '../mail/mail-service.js'
-import { MAIL_QUEUED_CHANNEL, type QueueOptions } from '../mail/outbox-repository.js'
+import { MAIL_QUEUED_CHANNEL } from '../mail/outbox-repository.js'
 
 export interface Mailer {
   /** One delivery run now (the interval calls this too); runs never overlap within an instance. */
   deliverPending(): Promise<DeliveryResult>
-  /** What the services pass to enqueueMail: the configured cap per recipient. */
-  queue: QueueOptions
 }
 
 declare module 'fastify' {
@@ -59,10 +57,7 @@ async function mailer (app: FastifyInstance, options: MailerOptions) {
     })
     return running
   }
-  app.decorate('mailer', {
-    deliverPending: run,
-    queue: Object.freeze({ maxPerRecipientPerHour: config.mailMaxPerRecipientPerHour }),
-  })
+  app.decorate('mailer', { deliverPending: run })
 
   // A notification during a run may be for mail committed after that run claimed its rows, so it
   // asks for one more run; a full batch asks for the next. Any number of them make one queue.

@@ -2,12 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { adminActor } from '../admin/admin-routes.js'
 import { authOf } from '../plugins/authenticate.js'
+import { serviceDeps } from '../plugins/context.js'
 import { errorResponses, IdParams } from '../schemas.js'
 import { RateLimitBody, RateLimitView } from './rate-limits-schemas.js'
 import * as rateLimits from './rate-limits-service.js'
 
 export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const deps = { database: app.database, settings: app.config.rateLimit, now: app.now }
+  const deps = serviceDeps(app)
   const admin = { tags: ['admin'], security: [{ bearer: [] }] }
 
   app.get(
@@ -26,7 +27,7 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const auth = authOf(request)
       return (
         request.rateLimitBudget ??
-        rateLimits.resolveLimit(deps.settings, auth.role, await app.overrideCache.get(auth.userId))
+        rateLimits.resolveLimit(deps.config.rateLimit, auth.role, await app.overrideCache.get(auth.userId))
       )
     }
   )

@@ -1,7 +1,7 @@
 import { type Actor, recordAdminEvent } from '../admin/actor.js'
 import { requireUser } from '../admin/admin-service.js'
 import type { Config } from '../config.js'
-import type { Database } from '../db/client.js'
+import type { Deps } from '../deps.js'
 import type { Role } from '../tokens/scopes.js'
 import type { Override } from './rate-limits-repository.js'
 import * as repo from './rate-limits-repository.js'
@@ -33,21 +33,15 @@ export function anonymousLimit (settings: RateLimitSettings): EffectiveLimit {
   return { max: settings.anonMax, windowSeconds: settings.windowSeconds, source: 'default' }
 }
 
-export interface RateLimitsDeps {
-  database: Database
-  settings: RateLimitSettings
-  now: () => Date
-}
-
 /** Read from the database, not the cache: an operator checking a limit sees what is stored. */
-export async function getUserLimit (deps: RateLimitsDeps, userId: string): Promise<EffectiveLimit> {
+export async function getUserLimit (deps: Deps, userId: string): Promise<EffectiveLimit> {
   const user = await requireUser(deps.database.db, userId)
-  return resolveLimit(deps.settings, user.role, await repo.readOverride(deps.database.db, userId))
+  return resolveLimit(deps.config.rateLimit, user.role, await repo.readOverride(deps.database.db, userId))
 }
 
 /** Sets an override; every instance hears of it at commit and applies it on the next request. */
 export async function setUserLimit (
-  deps: RateLimitsDeps,
+  deps: Deps,
   actor: Actor,
   userId: string,
   override: Override
@@ -62,7 +56,7 @@ export async function setUserLimit (
 }
 
 /** Removes an override (back to the role or default limit); idempotent. */
-export async function clearUserLimit (deps: RateLimitsDeps, actor: Actor, userId: string): Promise<void> {
+export async function clearUserLimit (deps: Deps, actor: Actor, userId: string): Promise<void> {
   await deps.database.db.transaction(async (tx) => {
     await requireUser(tx, userId)
     if (!(await repo.deleteOverride(tx, userId))) return

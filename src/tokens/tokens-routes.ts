@@ -1,23 +1,26 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { recordEvent } from '../events/events-repository.js'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
-import { errorResponses, IdParams } from '../schemas.js'
-import { Accepted, CreatedToken, CreateTokenBody, RevokeLeakedBody, TokenList } from './tokens-schemas.js'
+import { serviceDeps } from '../plugins/context.js'
+import { Accepted, accepted, errorResponses, IdParams } from '../schemas.js'
+import { CreatedToken, CreateTokenBody, RevokeLeakedBody, TokenList } from './tokens-schemas.js'
 import {
   createPersonalToken,
   listTokens,
+  logout,
   logoutAll,
   revokeLeakedToken,
   revokeOwnToken,
-  revokeToken,
   toTokenView,
 } from './tokens-service.js'
 
 // a response that carries a secret must not be stored by any cache (API.md, Tokens)
 const NO_STORE = { 'cache-control': 'no-store' }
+const REVOKE_ACCEPTED = accepted('If this was a live token, it is revoked now.')
 
 export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps = serviceDeps(app)
+
   app.get(
     '/v1/ping',
     {
@@ -44,16 +47,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const auth = authOf(request)
-      await app.database.db.transaction(async (tx) => {
-        await revokeToken(tx, auth.tokenId, app.now())
-        await recordEvent(tx, {
-          type: 'logout',
-          userId: auth.userId,
-          tokenId: auth.tokenId,
-          ...requestInfo(request),
-        })
-      })
+      await logout(deps, authOf(request), requestInfo(request))
       return reply.code(204).send(null)
     }
   )
@@ -70,7 +64,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await logoutAll(app.database, authOf(request), { request: requestInfo(request), now: app.now() })
+      await logoutAll(deps, authOf(request), requestInfo(request))
       return reply.code(204).send(null)
     }
   )
@@ -86,7 +80,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TokenList, ...errorResponses(401, 403, 429) },
       },
     },
-    async (request) => ({ tokens: await listTokens(app.database, authOf(request), app.now()) })
+    async (request) => ({ tokens: await listTokens(deps, authOf(request)) })
   )
 
   app.post(
@@ -103,12 +97,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const auth = authOf(request)
-      const created = await createPersonalToken(app.database, auth, request.body, {
-        maxActiveTokens: app.config.maxActiveTokensPerUser,
-        request: requestInfo(request),
-        now: app.now(),
-        mailQueue: app.mailer.queue,
-      })
+      const created = await createPersonalToken(deps, auth, request.body, requestInfo(request))
       return reply
         .code(201)
         .headers(NO_STORE)
@@ -129,10 +118,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await revokeOwnToken(app.database, authOf(request), request.params.id, {
-        request: requestInfo(request),
-        now: app.now(),
-      })
+      await revokeOwnToken(deps, authOf(request), request.params.id, requestInfo(request))
       return reply.code(204).send(null)
     }
   )
@@ -148,11 +134,8 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await revokeLeakedToken(app.database, request.body.token, {
-        request: requestInfo(request),
-        now: app.now(),
-      })
-      return reply.code(202).send({ status: 'accepted' as const })
+      await revokeLeakedToken(deps, request.body.token, requestInfo(request))
+      return reply.code(202).send(REVOKE_ACCEPTED)
     }
   )
 }

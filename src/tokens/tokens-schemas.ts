@@ -50,5 +50,3 @@ export const CreatedToken = Type.Object({
 
 /** Any string: a string that is not a token gets the same 202 as a real one (nothing to learn). */
 export const RevokeLeakedBody = Type.Object({ token: Type.String() })
-
-export const Accepted = Type.Object({ status: Type.Literal('accepted') })

@@ -1,8 +1,9 @@
-import type { Database, DbOrTx, Tx } from '../db/client.js'
-import type { AuthTokenRow, UserRow } from '../db/schema.js'
+import type { Database, DbOrTx } from '../db/client.js'
+import type { AuthTokenRow } from '../db/schema.js'
+import type { Deps } from '../deps.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail, type QueueOptions } from '../mail/outbox-repository.js'
+import { enqueueMail } from '../mail/outbox-repository.js'
 import { personalTokenCreatedNotice } from '../mail/templates.js'
 import { lockUserById } from '../users/users-repository.js'
 import type { Role, Scope } from './scopes.js'
@@ -74,33 +75,28 @@ export async function verifyToken (database: Database, presented: string, now: D
   return checkToken(token, parsed.kind, now)
 }
 
-export interface SessionOptions {
-  name: string
-  ttlSeconds: number
-  maxActiveTokens: number
-  request: RequestInfo
-  now: Date
-}
-
 /**
- * Issues a session token. Past the per-user cap, the oldest session tokens are revoked; the
- * user's active tokens are locked first so that concurrent logins cannot overshoot the cap.
+ * Issues a session token (SESSION_TTL_SECONDS) in the caller's transaction. Past
+ * MAX_ACTIVE_TOKENS_PER_USER the oldest session tokens are revoked; the user's active tokens are
+ * locked first so that concurrent logins cannot overshoot the cap.
  */
 export async function issueSessionToken (
+  deps: Deps,
   tx: DbOrTx,
   userId: string,
-  options: SessionOptions
+  options: { name: string; request: RequestInfo }
 ): Promise<NewToken> {
+  const now = deps.now()
   // serialises with logout-all and password changes: see lockUserById
   await lockUserById(tx, userId)
-  const activeTokens = await repo.lockActiveTokens(tx, userId, options.now)
-  const excess = activeTokens.length + 1 - options.maxActiveTokens
+  const activeTokens = await repo.lockActiveTokens(tx, userId, now)
+  const excess = activeTokens.length + 1 - deps.config.maxActiveTokensPerUser
   if (excess > 0) {
     const oldestSessions = activeTokens.filter((t) => t.kind === 'session').slice(0, excess)
     await repo.revokeTokensByIds(
       tx,
       oldestSessions.map((t) => t.id),
-      options.now
+      now
     )
   }
   const { secret, digest } = mintToken('session')
@@ -111,7 +107,7 @@ export async function issueSessionToken (
     name: options.name,
     // every scope, narrowed by the role on each request (see effectiveScopes)
     scopes: [...SCOPES],
-    expiresAt: new Date(options.now.getTime() + options.ttlSeconds * 1000),
+    expiresAt: new Date(now.getTime() + deps.config.sessionTtlSeconds * 1000),
     userAgent: options.request.userAgent,
     lastUsedIp: null,
   })
@@ -137,17 +133,10 @@ export function toTokenView (row: AuthTokenRow, currentTokenId: string): TokenVi
 }
 
 /** The caller's active tokens, newest first (served by auth_tokens_user_active_idx). */
-export async function listTokens (database: Database, auth: AuthContext, now: Date): Promise<TokenView[]> {
-  const rows = await repo.listActiveTokens(database.db, auth.userId, now)
+export async function listTokens (deps: Deps, auth: AuthContext): Promise<TokenView[]> {
+  const rows = await repo.listActiveTokens(deps.database.db, auth.userId, deps.now())
   // what each token holds now, not what it was issued with (a session's stored scopes are all of them)
   return rows.map((row) => toTokenView({ ...row, scopes: heldScopes(row.scopes, auth.role) }, auth.tokenId))
-}
-
-async function lockUser (tx: Tx, userId: string): Promise<UserRow> {
-  const user = await lockUserById(tx, userId)
-  // the token was valid a moment ago; its user can only vanish if deleted meanwhile
-  if (!user) throw new ApiError('token_revoked')
-  return user
 }
 
 /**
@@ -170,30 +159,25 @@ function assertGrantable (requested: readonly Scope[], role: Role, creator: Auth
   }
 }
 
-export interface CreatePersonalTokenOptions {
-  maxActiveTokens: number
-  request: RequestInfo
-  now: Date
-  /** The mail cap per recipient (absent: API.md's default). */
-  mailQueue?: QueueOptions
-}
-
 /** Creates a personal token (shown once); its owner is told by mail, without the secret. */
 export async function createPersonalToken (
-  database: Database,
+  deps: Deps,
   creator: AuthContext,
   body: CreateTokenBody,
-  options: CreatePersonalTokenOptions
+  request: RequestInfo
 ): Promise<NewToken> {
-  const { now } = options
-  return database.db.transaction(async (tx) => {
+  const now = deps.now()
+  const maxActiveTokens = deps.config.maxActiveTokensPerUser
+  return deps.database.db.transaction(async (tx) => {
     // the user lock and the row locks make concurrent creations see one another: no overshoot
-    const user = await lockUser(tx, creator.userId)
+    const user = await lockUserById(tx, creator.userId)
+    // the token was valid a moment ago; its user can only vanish if deleted meanwhile
+    if (!user) throw new ApiError('token_revoked')
     assertGrantable(body.scopes, user.role, creator)
     const activeTokens = await repo.lockActiveTokens(tx, user.id, now)
-    if (activeTokens.length >= options.maxActiveTokens) {
+    if (activeTokens.length >= maxActiveTokens) {
       throw new ApiError('token_limit_reached', {
-        message: `You already have ${activeTokens.length} active tokens, the most allowed (${options.maxActiveTokens}); revoke one first.`,
+        message: `You already have ${activeTokens.length} active tokens, the most allowed (${maxActiveTokens}); revoke one first.`,
       })
     }
     const { secret, digest } = mintToken('personal')
@@ -205,40 +189,48 @@ export async function createPersonalToken (
       name: body.name,
       scopes: [...body.scopes],
       expiresAt: new Date(now.getTime() + lifetimeDays * DAY_MS),
-      userAgent: options.request.userAgent,
+      userAgent: request.userAgent,
       lastUsedIp: null,
     })
     await recordEvent(tx, {
       type: 'token.created',
       userId: user.id,
       tokenId: row.id,
-      ...options.request,
+      ...request,
       data: { createdBy: creator.tokenId, name: row.name, scopes: row.scopes, kind: 'personal' },
     })
-    await enqueueMail(tx, personalTokenCreatedNotice(user, row), options.mailQueue)
+    await enqueueMail(tx, deps.config, personalTokenCreatedNotice(user, row))
     return { secret, row }
   })
 }
 
 /** Revokes one of the caller's tokens; unknown or someone else's → 404; already revoked → no-op. */
 export async function revokeOwnToken (
-  database: Database,
+  deps: Deps,
   auth: AuthContext,
   tokenId: string,
-  options: { request: RequestInfo; now: Date }
+  request: RequestInfo
 ): Promise<void> {
-  await database.db.transaction(async (tx) => {
+  await deps.database.db.transaction(async (tx) => {
     const token = await repo.lockUserToken(tx, auth.userId, tokenId)
     if (!token) throw new ApiError('not_found', { message: 'You have no token with this id.' })
     if (token.revoked) return
-    await repo.revokeTokensByIds(tx, [token.id], options.now)
+    await repo.revokeTokensByIds(tx, [token.id], deps.now())
     await recordEvent(tx, {
       type: 'token.revoked',
       userId: auth.userId,
       tokenId: token.id,
-      ...options.request,
+      ...request,
       data: { revokedBy: auth.tokenId },
     })
+  })
+}
+
+/** Revokes the presenting token (POST /v1/auth/logout). */
+export async function logout (deps: Deps, auth: AuthContext, request: RequestInfo): Promise<void> {
+  await deps.database.db.transaction(async (tx) => {
+    await repo.revokeTokensByIds(tx, [auth.tokenId], deps.now())
+    await recordEvent(tx, { type: 'logout', userId: auth.userId, tokenId: auth.tokenId, ...request })
   })
 }
 
@@ -247,19 +239,15 @@ export async function revokeOwnToken (
  * racing it either committed first (and its token is revoked here) or waits and issues its token
  * after this commits: no token created before logout-all commits survives it.
  */
-export async function logoutAll (
-  database: Database,
-  auth: AuthContext,
-  options: { request: RequestInfo; now: Date }
-): Promise<number> {
-  return database.db.transaction(async (tx) => {
-    await lockUser(tx, auth.userId)
-    const revoked = await repo.revokeAllUserTokens(tx, auth.userId, options.now)
+export async function logoutAll (deps: Deps, auth: AuthContext, request: RequestInfo): Promise<number> {
+  return deps.database.db.transaction(async (tx) => {
+    if (!(await lockUserById(tx, auth.userId))) throw new ApiError('token_revoked')
+    const revoked = await repo.revokeAllUserTokens(tx, auth.userId, deps.now())
     await recordEvent(tx, {
       type: 'logout',
       userId: auth.userId,
       tokenId: auth.tokenId,
-      ...options.request,
+      ...request,
       data: { all: true, revokedTokens: revoked },
     })
     return revoked
@@ -270,22 +258,18 @@ export async function logoutAll (
  * Anyone may kill a leaked token without logging in. The caller learns nothing: the answer is the
  * same whether the string was a live token, a dead one or no token at all.
  */
-export async function revokeLeakedToken (
-  database: Database,
-  presented: string,
-  options: { request: RequestInfo; now: Date }
-): Promise<void> {
+export async function revokeLeakedToken (deps: Deps, presented: string, request: RequestInfo): Promise<void> {
   const parsed = parseToken(presented)
   // mail tokens live in one_time_tokens and are single-use and short-lived anyway
   if (!parsed || parsed.kind === 'mail') return
-  await database.db.transaction(async (tx) => {
-    const revoked = await repo.revokeTokenByDigest(tx, parsed.digest, options.now)
+  await deps.database.db.transaction(async (tx) => {
+    const revoked = await repo.revokeTokenByDigest(tx, parsed.digest, deps.now())
     if (!revoked) return
     await recordEvent(tx, {
       type: 'token.revoked',
       userId: revoked.userId,
       tokenId: revoked.id,
-      ...options.request,
+      ...request,
       data: { via: 'leak_report' },
     })
   })
@@ -295,20 +279,12 @@ export async function revokeLeakedToken (
  * Deletes tokens expired or revoked more than `retentionDays` ago, in batches; returns how many.
  * Used by the periodic cleanup job and by `tessera tokens prune`.
  */
-export async function pruneExpiredTokens (
-  database: Database,
-  retentionDays: number,
-  now: Date
-): Promise<number> {
-  const cutoff = new Date(now.getTime() - retentionDays * DAY_MS)
+export async function pruneExpiredTokens (deps: Deps, retentionDays: number): Promise<number> {
+  const cutoff = new Date(deps.now().getTime() - retentionDays * DAY_MS)
   let total = 0
   for (;;) {
-    const deleted = await repo.pruneTokensBatch(database.db, cutoff, PRUNE_BATCH_SIZE)
+    const deleted = await repo.pruneTokensBatch(deps.database.db, cutoff, PRUNE_BATCH_SIZE)
     total += deleted
     if (deleted < PRUNE_BATCH_SIZE) return total
   }
-}
-
-export async function revokeToken (db: DbOrTx, tokenId: string, now: Date): Promise<void> {
-  await repo.revokeTokensByIds(db, [tokenId], now)
 }

@@ -79,11 +79,19 @@ export async function updateUser (
 }
 
 /**
+ * The user row's one lock mode. NO KEY UPDATE, not UPDATE: it leaves the foreign-key checks of
+ * inserts that reference the user (a token's, a mailed token's, an event's) free to proceed;
+ * FOR UPDATE blocks them, and a transaction inserting a mailed token may hold the very rows a
+ * disabling under this lock retires: a deadlock.
+ */
+export const USER_ROW_LOCK = 'no key update'
+
+/**
  * Locks the user's row: the per-user mutex under which tokens are issued and mass-revoked
  * (login, personal tokens, logout-all, password change and reset, admin changes, the use of a
- * mailed token), so that each of these sees the others' committed effects. NO KEY UPDATE does not block the foreign-key checks of inserts elsewhere.
+ * mailed token), so that each of these sees the others' committed effects.
  */
 export async function lockUserById (tx: DbOrTx, id: string): Promise<UserRow | undefined> {
-  const [row] = await tx.select().from(users).where(eq(users.id, id)).for('no key update')
+  const [row] = await tx.select().from(users).where(eq(users.id, id)).for(USER_ROW_LOCK)
   return row
 }

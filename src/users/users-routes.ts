@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import { ApiError } from '../errors.js'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
+import { serviceDeps } from '../plugins/context.js'
 import { errorResponses } from '../schemas.js'
 import {
   ChangePasswordBody,
@@ -16,21 +15,8 @@ import * as users from './users-service.js'
 
 const NO_STORE = { 'cache-control': 'no-store' }
 
-/** What the account services need from the app; the accounts routes build on it too. */
-export function usersDeps (app: FastifyInstance) {
-  return {
-    database: app.database,
-    passwords: app.passwords,
-    now: app.now,
-    emailVerificationTtlSeconds: app.config.emailVerificationTtlSeconds,
-    loginThrottle: app.loginThrottle,
-    mailQueue: app.mailer.queue,
-  }
-}
-
 export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config } = app
-  const deps = usersDeps(app)
+  const deps = serviceDeps(app)
 
   app.post(
     '/v1/auth/register',
@@ -59,28 +45,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { body } = request
-      if ((body.username === undefined) === (body.email === undefined)) {
-        throw new ApiError('validation_failed', {
-          message: 'Give exactly one of username or email.',
-          details: [
-            {
-              path: body.username === undefined ? '/username' : '/email',
-              message: 'exactly one of username or email is required',
-            },
-          ],
-        })
-      }
-      const { user, token } = await users.login(
-        deps,
-        body,
-        {
-          sessionTtlSeconds: config.sessionTtlSeconds,
-          maxActiveTokensPerUser: config.maxActiveTokensPerUser,
-          requireEmailVerification: config.requireEmailVerification,
-        },
-        requestInfo(request)
-      )
+      const { user, token } = await users.login(deps, request.body, requestInfo(request))
       return reply.headers(NO_STORE).send({
         token: token.secret,
         tokenType: 'Bearer' as const,

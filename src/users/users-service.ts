@@ -1,37 +1,17 @@
 import { retireUserOneTimeTokens } from '../accounts/accounts-repository.js'
-import {
-  DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS,
-  sendEmailChangeMail,
-  sendVerificationMail,
-} from '../accounts/one-time-tokens.js'
-import type { Database, Tx } from '../db/client.js'
+import { sendEmailChangeMail, sendVerificationMail } from '../accounts/one-time-tokens.js'
+import type { Tx } from '../db/client.js'
 import type { UserRow } from '../db/schema.js'
+import type { AccountDeps } from '../deps.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
-import { enqueueMail, type QueueOptions } from '../mail/outbox-repository.js'
+import { enqueueMail } from '../mail/outbox-repository.js'
 import { emailChangeRequestedNotice, passwordChangedNotice } from '../mail/templates.js'
-import type { LoginThrottle } from '../rate-limits/login-throttle.js'
 import { revokeAllUserTokens } from '../tokens/tokens-repository.js'
 import { issueSessionToken, type NewToken, type RequestInfo } from '../tokens/tokens-service.js'
-import type { PasswordHasher } from './passwords.js'
 import { passwordProblem } from './passwords.js'
 import * as repo from './users-repository.js'
 import type { ChangePasswordBody, LoginBody, RegisterBody, UpdateMeBody, User } from './users-schemas.js'
-
-export interface UsersDeps {
-  database: Database
-  passwords: PasswordHasher
-  now: () => Date
-  /** Lifetime of verification and email-change mails (EMAIL_VERIFICATION_TTL_SECONDS). */
-  emailVerificationTtlSeconds?: number
-  /** Failed-login throttling per account name (absent: none, as in the CLI). */
-  loginThrottle?: LoginThrottle
-  /** The mail cap per recipient (absent: API.md's default, as in the CLI). */
-  mailQueue?: QueueOptions
-}
-
-const mailTtl = (deps: UsersDeps) =>
-  deps.emailVerificationTtlSeconds ?? DEFAULT_EMAIL_VERIFICATION_TTL_SECONDS
 
 export function toUser (row: UserRow): User {
   return {
@@ -66,7 +46,7 @@ export function assertPasswordAllowed (
 }
 
 export async function registerUser (
-  deps: UsersDeps,
+  deps: AccountDeps,
   body: RegisterBody,
   request: RequestInfo
 ): Promise<UserRow> {
@@ -76,7 +56,7 @@ export async function registerUser (
     return await deps.database.db.transaction(async (tx) => {
       const user = await repo.insertUser(tx, { email: body.email, username: body.username, passwordHash })
       await recordEvent(tx, { type: 'user.registered', userId: user.id, ...request })
-      await sendVerificationMail(tx, user, { ttlSeconds: mailTtl(deps), now: deps.now() }, deps.mailQueue)
+      await sendVerificationMail(deps, tx, user)
       return user
     })
   } catch (error) {
@@ -84,23 +64,27 @@ export async function registerUser (
   }
 }
 
-export interface LoginOptions {
-  sessionTtlSeconds: number
-  maxActiveTokensPerUser: number
-  requireEmailVerification: boolean
-}
-
 export interface LoginResult {
   user: UserRow
   token: NewToken
 }
 
-export async function login (
-  deps: UsersDeps,
-  body: LoginBody,
-  options: LoginOptions,
-  request: RequestInfo
-): Promise<LoginResult> {
+/** API.md: a login names its account by exactly one of username or email. */
+function assertOneLoginName (body: LoginBody): void {
+  if ((body.username === undefined) !== (body.email === undefined)) return
+  throw new ApiError('validation_failed', {
+    message: 'Give exactly one of username or email.',
+    details: [
+      {
+        path: body.username === undefined ? '/username' : '/email',
+        message: 'exactly one of username or email is required',
+      },
+    ],
+  })
+}
+
+export async function login (deps: AccountDeps, body: LoginBody, request: RequestInfo): Promise<LoginResult> {
+  assertOneLoginName(body)
   const { db } = deps.database
   const lookup = await repo.findLoginAccount(db, body)
   const found = lookup.user
@@ -126,22 +110,15 @@ export async function login (
   await notAFailure?.()
   // only after a correct password, so these answers reveal nothing to a guesser
   if (found.disabled) throw new ApiError('account_disabled')
-  if (options.requireEmailVerification && found.emailVerifiedAt === null) { throw new ApiError('email_unverified') }
+  if (deps.config.requireEmailVerification && found.emailVerifiedAt === null) { throw new ApiError('email_unverified') }
 
   const rehash = deps.passwords.needsRehash(found.passwordHash)
     ? await deps.passwords.hash(body.password)
     : null
-  const now = deps.now()
   const token = await db.transaction(async (tx) => {
     await assertStillCurrent(tx, deps, found, body.password)
-    if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, now)
-    const issued = await issueSessionToken(tx, found.id, {
-      name: body.tokenName ?? 'session',
-      ttlSeconds: options.sessionTtlSeconds,
-      maxActiveTokens: options.maxActiveTokensPerUser,
-      request,
-      now,
-    })
+    if (rehash) await repo.updateUser(tx, found.id, { passwordHash: rehash }, deps.now())
+    const issued = await issueSessionToken(deps, tx, found.id, { name: body.tokenName ?? 'session', request })
     await recordEvent(tx, { type: 'login.succeeded', userId: found.id, tokenId: issued.row.id, ...request })
     return issued
   })
@@ -154,7 +131,7 @@ export async function login (
  * and a session issued on it would outlive the revocation. Only a login's rehash changes the hash
  * and not the password; the password is then verified again against the hash now stored.
  */
-async function assertStillCurrent (tx: Tx, deps: UsersDeps, verified: UserRow, password: string) {
+async function assertStillCurrent (tx: Tx, deps: AccountDeps, verified: UserRow, password: string) {
   const current = await repo.lockUserById(tx, verified.id)
   if (!current) throw new ApiError('invalid_credentials')
   const passwordUnchanged =
@@ -164,7 +141,7 @@ async function assertStillCurrent (tx: Tx, deps: UsersDeps, verified: UserRow, p
   if (current.disabled) throw new ApiError('account_disabled')
 }
 
-export async function getUser (deps: UsersDeps, userId: string): Promise<UserRow> {
+export async function getUser (deps: AccountDeps, userId: string): Promise<UserRow> {
   const user = await repo.findUserById(deps.database.db, userId)
   if (!user) throw new ApiError('not_found')
   return user
@@ -176,7 +153,7 @@ export async function getUser (deps: UsersDeps, userId: string): Promise<UserRow
  * new address is confirmed (POST /v1/auth/verify-email).
  */
 export async function updateMe (
-  deps: UsersDeps,
+  deps: AccountDeps,
   userId: string,
   body: UpdateMeBody,
   request: RequestInfo & { tokenId: string }
@@ -198,7 +175,7 @@ export async function updateMe (
 
 /** The address to change to, after the checks that need no transaction; null when there is none. */
 async function emailChangeToStart (
-  deps: UsersDeps,
+  deps: AccountDeps,
   user: UserRow,
   body: UpdateMeBody,
   request: RequestInfo & { tokenId: string }
@@ -226,7 +203,7 @@ async function emailChangeToStart (
 
 async function changeUsername (
   tx: Tx,
-  deps: UsersDeps,
+  deps: AccountDeps,
   user: UserRow,
   username: string,
   request: RequestInfo & { tokenId: string }
@@ -239,14 +216,14 @@ async function changeUsername (
 
 async function startEmailChange (
   tx: Tx,
-  deps: UsersDeps,
+  deps: AccountDeps,
   user: UserRow,
   newEmail: string,
   request: RequestInfo & { tokenId: string }
 ) {
-  await sendEmailChangeMail(tx, user, newEmail, { ttlSeconds: mailTtl(deps), now: deps.now() }, deps.mailQueue)
+  await sendEmailChangeMail(deps, tx, user, newEmail)
   // the old address hears of it now, while a password reset can still cancel the change
-  await enqueueMail(tx, emailChangeRequestedNotice(user, newEmail), deps.mailQueue)
+  await enqueueMail(tx, deps.config, emailChangeRequestedNotice(user, newEmail))
   await recordEvent(tx, {
     type: 'email.change_requested',
     userId: user.id,
@@ -261,7 +238,7 @@ async function startEmailChange (
  * with the same current password exactly one succeeds; the other gets 403 invalid_credentials.
  */
 export async function changePassword (
-  deps: UsersDeps,
+  deps: AccountDeps,
   userId: string,
   body: ChangePasswordBody,
   request: RequestInfo & { tokenId: string }
@@ -280,7 +257,7 @@ export async function changePassword (
     // no mailed token outlives the password it was issued under (API.md, Mail)
     await retireUserOneTimeTokens(tx, userId, now)
     await recordEvent(tx, { type: 'password.changed', userId, ...request, data: { revokedTokens: revoked } })
-    await enqueueMail(tx, passwordChangedNotice(user), deps.mailQueue)
+    await enqueueMail(tx, deps.config, passwordChangedNotice(user))
   })
   await changed.finally(() => guess.settle())
 }
@@ -292,7 +269,7 @@ export async function changePassword (
  * in, since a wrong guess rolls that back and its event must stay (the counters are not in it).
  */
 async function beginPasswordGuess (
-  deps: UsersDeps,
+  deps: AccountDeps,
   userId: string,
   reason: 'password_change' | 'email_change',
   request: RequestInfo & { tokenId: string }

@@ -102,7 +102,7 @@ describe('email verification', () => {
       headers: bearer(session),
     })
     expect(response.statusCode).toBe(202)
-    expect(response.json()).toEqual({ message: expect.any(String) })
+    expect(response.json()).toEqual({ status: 'accepted', message: expect.any(String) })
     const second = await latestToken(t.context.app, user.email, VERIFY_SUBJECT)
     expect(second).not.toBe(first)
     expectInvalidToken(await verify(first))

@@ -69,6 +69,29 @@ describe('GET /v1/admin/users', () => {
     expect(seen).toEqual(all.map((row) => row.id))
   })
 
+  it('continues from a cursor of the format earlier versions issued (created_at::text|id)', async () => {
+    const admin = await asAdmin()
+    for (let i = 0; i < 3; i++) await createUser(t.context.app)
+    const first = (await admin.call('GET', '/v1/admin/users?limit=1')).json()
+    const [position] = await t.context.db.database.sql<{ text: string }[]>`
+      select created_at::text as text from users where id = ${first.users[0].id}`
+    const legacy = Buffer.from(`${position?.text}|${first.users[0].id}`).toString('base64url')
+    expect(legacy).not.toBe(first.nextCursor)
+    const fromLegacy = await admin.call('GET', `/v1/admin/users?limit=2&cursor=${legacy}`)
+    const fromCurrent = await admin.call('GET', `/v1/admin/users?limit=2&cursor=${first.nextCursor}`)
+    expect(fromLegacy.statusCode).toBe(200)
+    expect(fromLegacy.json()).toEqual(fromCurrent.json())
+  })
+
+  it('gives cursors in the format of the events listing (one codec)', async () => {
+    const admin = await asAdmin()
+    await createUser(t.context.app)
+    const { nextCursor } = (await admin.call('GET', '/v1/admin/users?limit=1')).json()
+    expect(Buffer.from(nextCursor, 'base64url').toString()).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\|[0-9a-f-]{36}$/
+    )
+  })
+
   it('filters by a case-insensitive substring of email or username, LIKE characters literal', async () => {
     const admin = await asAdmin()
     const match = await createUser(t.context.app, { username: 'Needle_user' })

@@ -34,6 +34,9 @@ describe('the tessera CLI', () => {
     [['rate-limit', 'set', 'alice'], 'rate-limit set needs --max'],
     [['rate-limit', 'set', 'alice', '--max', 'lots'], '--max must be an integer'],
     [['rate-limit', 'set', 'alice', '--max', '5', '--window', '0'], '--window must be a number of seconds'],
+    // the bounds of PUT /v1/admin/users/:id/rate-limit's body, read from its schema
+    [['rate-limit', 'set', 'alice', '--max', '1000000001'], '--max must be an integer from 0 to 1000000000'],
+    [['rate-limit', 'set', 'alice', '--max', '5', '--window', '86401'], 'seconds from 1 to 86400 (got "86401")'],
     [['users', 'promote', 'alice', '--max', '5'], '--max and --window only apply to rate-limit set'],
     [['users', 'promote', 'alice', '--bogus'], "Unknown option '--bogus'"],
   ])('exits 2 with a clear message for %j', async (args, message) => {

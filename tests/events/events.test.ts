@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { pruneEvents } from '../../src/events/events-service.js'
+import { serviceDeps } from '../../src/plugins/context.js'
 import { createLoggedInAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError, login } from '../helpers/factories.js'
@@ -120,7 +121,7 @@ describe('pruneEvents', () => {
     const { sql } = t.context.app.database
     await sql`update security_events set created_at = now() - interval '400 days'`
     await createUser(t.context.app)
-    expect(await pruneEvents(t.context.app.database, 365, new Date())).toBe(1)
+    expect(await pruneEvents(serviceDeps(t.context.app), 365)).toBe(1)
     expect(await sql`select 1 from security_events`).toHaveLength(1)
   })
 })

@@ -97,7 +97,7 @@ describe('mail delivery', () => {
   it('delivers each mail once when several workers run at the same time (SKIP LOCKED)', async () => {
     const { database } = t.context.app
     for (let i = 0; i < 30; i++) {
-      await enqueueMail(database.db, { recipient: `r${i}@example.com`, subject: `s${i}`, bodyText: 'hello' })
+      await enqueueMail(database.db, t.context.app.config, { recipient: `r${i}@example.com`, subject: `s${i}`, bodyText: 'hello' })
     }
     const delivered: string[] = []
     const transport: MailTransport = {
@@ -153,9 +153,9 @@ describe('mail delivery', () => {
 describe('pruneSentMail', () => {
   it('deletes mail sent before the retention period and keeps pending mail', async () => {
     const { database } = t.context.app
-    await enqueueMail(database.db, { recipient: 'old@example.com', subject: 'old', bodyText: 'x' })
-    await enqueueMail(database.db, { recipient: 'recent@example.com', subject: 'recent', bodyText: 'x' })
-    await enqueueMail(database.db, { recipient: 'pending@example.com', subject: 'pending', bodyText: 'x' })
+    await enqueueMail(database.db, t.context.app.config, { recipient: 'old@example.com', subject: 'old', bodyText: 'x' })
+    await enqueueMail(database.db, t.context.app.config, { recipient: 'recent@example.com', subject: 'recent', bodyText: 'x' })
+    await enqueueMail(database.db, t.context.app.config, { recipient: 'pending@example.com', subject: 'pending', bodyText: 'x' })
     await database.sql`update mail_outbox set sent_at = now() - interval '31 days' where subject = 'old'`
     await database.sql`update mail_outbox set sent_at = now() - interval '1 day' where subject = 'recent'`
     expect(await pruneSentMail(database, 30, new Date())).toBe(1)

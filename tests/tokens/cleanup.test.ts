@@ -13,6 +13,7 @@ const NOW = new Date(Math.floor(Date.now() / 1000) * 1000)
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000)
 // drizzle swaps the shared client's date serializers: raw queries take ISO strings
 const iso = (date: Date | null) => date?.toISOString() ?? null
+const depsAt = (now: Date) => ({ database: t.context.db.database, config: testConfig(), now: () => now })
 
 /**
  * One token row per case, with the given expiry and revocation times (and `batch` after each
@@ -48,7 +49,7 @@ afterEach(() => {
 describe('pruning expired and revoked tokens', () => {
   it('deletes tokens expired or revoked more than the retention period ago, and only those', async () => {
     const remaining = await insertCases()
-    const pruned = await pruneExpiredTokens(t.context.db.database, 30, NOW)
+    const pruned = await pruneExpiredTokens(depsAt(NOW), 30)
     expect(pruned).toBe(2)
     expect(await remaining()).toEqual([
       'active',
@@ -63,7 +64,7 @@ describe('pruning expired and revoked tokens', () => {
     await seedTokens(sql, { users: 3, tokensPerUser: 10, activeFraction: 0.1 })
     // seeded history is revoked a day ago: 27 of the 30 rows
     expect(await pruneTokensBatch(t.context.db.database.db, new Date(Date.now() + 1000), 5)).toBe(5)
-    expect(await pruneExpiredTokens(t.context.db.database, 0, new Date(Date.now() + 1000))).toBe(22)
+    expect(await pruneExpiredTokens(depsAt(new Date(Date.now() + 1000)), 0)).toBe(22)
     const [left] = await sql`select count(*)::int as n from auth_tokens`
     expect(left?.n).toBe(3)
   })
@@ -73,7 +74,7 @@ describe('runCleanup', () => {
   it('runs every step under the advisory lock and logs how many rows each removed', async () => {
     const remaining = await insertCases()
     const info = vi.fn()
-    const result = await runCleanup(t.context.db.database, testConfig(), NOW, { logger: { info } })
+    const result = await runCleanup(depsAt(NOW), { logger: { info } })
     expect(result).toEqual({ ran: true, removed: { tokens: 2, events: 0, mail: 0 } })
     expect(info).toHaveBeenCalledWith({ step: 'tokens', removed: 2 }, 'cleanup step done')
     expect(await remaining()).toHaveLength(4)
@@ -84,10 +85,10 @@ describe('runCleanup', () => {
     const other = postgres(t.context.db.url, { max: 1, onnotice: () => {} })
     try {
       await other`select pg_advisory_lock(${CLEANUP_LOCK_ID})`
-      expect(await runCleanup(t.context.db.database, testConfig(), NOW)).toEqual({ ran: false })
+      expect(await runCleanup(depsAt(NOW))).toEqual({ ran: false })
       expect(await remaining()).toHaveLength(6)
       await other`select pg_advisory_unlock(${CLEANUP_LOCK_ID})`
-      expect(await runCleanup(t.context.db.database, testConfig(), NOW)).toMatchObject({ ran: true })
+      expect(await runCleanup(depsAt(NOW))).toMatchObject({ ran: true })
       expect(await remaining()).toHaveLength(4)
     } finally {
       await other.end()
@@ -97,7 +98,7 @@ describe('runCleanup', () => {
   it('of concurrent runs, those that find the lock taken skip; the tokens are pruned once', async () => {
     await insertCases()
     const results = await Promise.all(
-      Array.from({ length: 4 }, () => runCleanup(t.context.db.database, testConfig(), NOW))
+      Array.from({ length: 4 }, () => runCleanup(depsAt(NOW)))
     )
     const removed = results.map((r) => (r.ran ? r.removed.tokens : 0))
     expect(removed.reduce<number>((sum, n) => sum + (n ?? 0), 0)).toBe(2)
@@ -125,7 +126,7 @@ describe('the periodic cleanup job', () => {
     const readsAtClose = now.mock.calls.length
     vi.advanceTimersByTime(3_600_000)
     expect(now.mock.calls.length).toBe(readsAtClose)
-    expect(await runCleanup(t.context.db.database, testConfig(), NOW)).toEqual({
+    expect(await runCleanup(depsAt(NOW))).toEqual({
       ran: true,
       removed: { tokens: 2, events: 0, mail: 0 },
     })

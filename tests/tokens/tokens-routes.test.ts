@@ -373,7 +373,7 @@ describe('POST /v1/tokens/revoke', () => {
       payload: { token: leaked.token },
     })
     expect(response.statusCode).toBe(202)
-    expect(response.json()).toEqual({ status: 'accepted' })
+    expect(response.json()).toEqual({ status: 'accepted', message: expect.any(String) })
     expectError(await ping(t.context.app, leaked.token), 401, 'token_revoked')
     expect((await ping(t.context.app, token)).statusCode).toBe(200)
   })
@@ -393,7 +393,7 @@ describe('POST /v1/tokens/revoke', () => {
       answers.push([response.statusCode, response.body])
     }
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1)
-    expect(answers[0]).toEqual([202, '{"status":"accepted"}'])
+    expect(answers[0]).toEqual([202, expect.stringContaining('"status":"accepted"')])
   })
 
   it.each([

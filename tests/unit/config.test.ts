@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../../src/config.js'
+import { ConfigError, EnvSchema, loadConfig } from '../../src/config.js'
 
 describe('loadConfig', () => {
   it('gives API.md defaults for an empty environment, frozen', () => {
@@ -151,6 +152,19 @@ describe('loadConfig', () => {
 
   it('names every bad variable at once', () => {
     expect(() => loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud' })).toThrow(/PORT[\s\S]*LOG_LEVEL/)
+  })
+})
+
+describe("the README's configuration table", () => {
+  it('lists exactly the variables the schema reads', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const section = readme.slice(readme.indexOf('## Configuration'))
+    const table = section.slice(0, section.indexOf('\n## '))
+    const documented = table
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((match) => match[1]))
+    expect(documented.sort()).toEqual(Object.keys(EnvSchema.properties).sort())
   })
 })
 
