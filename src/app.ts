@@ -19,8 +19,8 @@ import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
 import mailer, { type MailerOptions } from './plugins/mailer.js'
-import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
 import requestDeadline, { clientErrorHandler, nodeDeadlineOptions } from './plugins/request-deadline.js'
+import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './rate-limits/rate-limit-plugin.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
@@ -130,15 +130,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(sensible)
   await app.register(context, { config, now })
   await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
+  await app.register(authenticatePlugin, {
+    now,
+    onAuthenticated: (request, auth) => lastUsed.record(auth.tokenId, clientIp(request)),
+  })
+  await app.register(errorHandler)
   await app.register(rateLimitPlugin, {
     enabled: options.rateLimit?.enabled ?? true,
     keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
   })
-  await app.register(authenticatePlugin, {
-    now,
-    onAuthenticated: (request, auth, at) => lastUsed.record(auth.tokenId, clientIp(request), at),
-  })
-  await app.register(errorHandler)
   await app.register(requestDeadline, { deadlineMs: requestDeadlineMs })
   await app.register(gracefulClose)
   await app.register(docs)
