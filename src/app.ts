@@ -11,7 +11,6 @@ import type { Database } from './db/client.js'
 import { eventsRoutes } from './events/events-routes.js'
 import { healthRoutes } from './health/health-routes.js'
 import cleanupJob from './maintenance/cleanup-plugin.js'
-import { lazyRequestLogger } from './logging.js'
 import { authenticatePlugin, clientIp } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
@@ -107,8 +106,6 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // shutdown answers every request it has accepted, with Connection: close (graceful-close.ts)
     return503OnClosing: false,
     forceCloseConnections: false,
-    // request loggers are made on first use: see logging.ts
-    childLoggerFactory: lazyRequestLogger,
     // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,
     // where the error handler is not called: they would answer in fastify's shape, echoing the URL
     frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
@@ -147,9 +144,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   app.addHook('onClose', () => lastUsed.close())
   await app.register(cleanupJob)
 
-  // the access log: one line per request, written through the app's logger with the reqId (the
-  // request's own logger is made on first use). Below `info` (LOG_LEVEL is read once, at start)
-  // there is no line to write, and no hook: a hook costs fastify's hook runner on every request.
+  // the access log: one line per request, with the reqId and the caller's ids. Below `info`
+  // (LOG_LEVEL is read once, at start) there is no line to write, and no hook: a hook costs
+  // fastify's hook runner on every request.
   const accessLog = app.log as FastifyInstance['log'] & Partial<Pick<pino.Logger, 'isLevelEnabled'>>
   if (accessLog.isLevelEnabled?.('info') === true) {
     app.addHook('onResponse', (request, reply, done) => {
