@@ -14,11 +14,16 @@
  * ratios are of the sums.
  * Env: DATABASE_URL (a server; a fresh database is created on it) or none (embedded PostgreSQL),
  * BENCH_SLICES (turns per target, default 10), BENCH_SLICE_SECONDS (default 3),
- * BENCH_SOAK_SECONDS (default 60), REDIS_URL.
+ * BENCH_SOAK_SECONDS (default 60), REDIS_URL,
+ * BENCH_ONLY (a comma list of the sections to run: ceiling, size, redis, soak; default all),
+ * BENCH_COMPARE_REF (a git ref): every Tessera target of a section gets a twin "(c0) … at <ref>",
+ * run from a temporary `git worktree` of that ref (with this checkout's node_modules) in the same
+ * turns, and c/c0 is printed for each pair (throughput, and CPU per request): a change is measured
+ * before and after in one run.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, realpath, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -32,6 +37,8 @@ const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 3)
 const WARM_UP_SECONDS = 3
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 60)
 const CONNECTIONS = 50
+const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'ceiling,size,redis,soak').split(',').map((s) => s.trim()))
+const COMPARE_REF = process.env.BENCH_COMPARE_REF
 
 interface Figures {
   label: string
@@ -84,7 +91,18 @@ async function seededDatabase (serverUrl: string, tokens: number) {
   }
 }
 
-async function startTarget (kind: string, databaseUrl: string, env: Record<string, string> = {}) {
+/** A checkout of `ref` in a temporary git worktree, sharing this checkout's node_modules. */
+async function checkoutOf (ref: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-ref-'))
+  execFileSync('git', ['worktree', 'add', '--detach', dir, ref], { stdio: 'ignore' })
+  await symlink(await realpath('node_modules'), join(dir, 'node_modules'))
+  return {
+    dir,
+    remove: () => execFileSync('git', ['worktree', 'remove', '--force', dir], { stdio: 'ignore' }),
+  }
+}
+
+async function startTarget (kind: string, databaseUrl: string, env: Record<string, string> = {}, cwd?: string) {
   const port = await freePort()
   // Tessera at its defaults (in-memory rate limiting) but with a budget the load never exhausts;
   // the Redis store is measured on its own below
@@ -95,6 +113,7 @@ async function startTarget (kind: string, databaseUrl: string, env: Record<strin
     {
       env: { ...inherited, RATE_LIMIT_MAX: '1000000000', ...env, DATABASE_URL: databaseUrl },
       stdio: ['ignore', 'pipe', 'inherit'],
+      ...(cwd ? { cwd } : {}),
     }
   )
   await new Promise<void>((resolve, reject) => {
@@ -160,6 +179,8 @@ interface Contender {
   databaseUrl: string
   token: string | null
   env?: Record<string, string>
+  /** The checkout to run bench/target.ts from (BENCH_COMPARE_REF's); this one by default. */
+  cwd?: string
 }
 
 /**
@@ -169,7 +190,7 @@ interface Contender {
 async function compareInSlices (contenders: Contender[]): Promise<Figures[]> {
   const targets: Target[] = []
   try {
-    for (const c of contenders) targets.push(await startTarget(c.kind, c.databaseUrl, c.env))
+    for (const c of contenders) targets.push(await startTarget(c.kind, c.databaseUrl, c.env, c.cwd))
     for (const [i, c] of contenders.entries()) {
       await autocannon({ url: targets[i]?.url ?? '', connections: CONNECTIONS, duration: WARM_UP_SECONDS, headers: authorization(c.token) })
     }
@@ -221,6 +242,28 @@ function median (values: number[]): number {
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }
 
+/**
+ * compareInSlices, with BENCH_COMPARE_REF's twin of each Tessera contender in the same turns;
+ * returns the contenders' figures and, in the same order, their twins' (undefined: no twin).
+ */
+async function compare (contenders: Contender[], baseline: string | undefined) {
+  const twinned = baseline === undefined ? [] : [...contenders.keys()].filter((i) => contenders[i]?.kind === 'tessera')
+  const twins = twinned.map((i) => ({ ...(contenders[i] as Contender), cwd: baseline }))
+  for (const twin of twins) twin.label = `(c0) ${twin.label.replace(/^\(c-?\) /, '')} at ${COMPARE_REF}`
+  const figures = await compareInSlices([...contenders, ...twins])
+  const own = figures.slice(0, contenders.length)
+  const then = contenders.map((_, i) => (twinned.includes(i) ? figures[contenders.length + twinned.indexOf(i)] : undefined))
+  for (const [i, c] of own.entries()) {
+    const c0 = then[i]
+    if (!c0) continue
+    console.log(
+      `    c/c0 ${c.label}: throughput ${(c.rps / c0.rps).toFixed(3)}, ` +
+        `cpu ${c.cpuMicrosPerRequest.toFixed(1)} vs ${c0.cpuMicrosPerRequest.toFixed(1)} µs/req (${(c.cpuMicrosPerRequest / c0.cpuMicrosPerRequest).toFixed(3)})`
+    )
+  }
+  return { own, then }
+}
+
 await withServer(async (serverUrl) => {
   console.log(
     `\nTessera benchmark: ${CONNECTIONS} connections, loopback; compared targets in turns of ${SLICE_SECONDS} s, ${SLICES} each`
@@ -228,6 +271,7 @@ await withServer(async (serverUrl) => {
   const small = await seededDatabase(serverUrl, 10_000)
   const large = await seededDatabase(serverUrl, 1_000_000)
   console.log(`seeded: ${small.rows} and ${large.rows} rows in auth_tokens\n`)
+  const baseline = COMPARE_REF ? await checkoutOf(COMPARE_REF) : null
   const at = (db: typeof large, label: string, kind: string, env?: Record<string, string>): Contender => ({
     label,
     kind,
@@ -235,70 +279,87 @@ await withServer(async (serverUrl) => {
     token: kind === 'bare' ? null : db.token,
     ...(env ? { env } : {}),
   })
-
-  // first runs on a fresh database are slower (cold buffers): warm both before comparing anything
-  for (const db of [small, large]) {
-    const target = await startTarget('tessera', db.url)
-    await load('(warm-up of the database)', target.url, db.token, WARM_UP_SECONDS)
-    await target.stop()
+  const rows: Array<[string, number, number, number | null]> = []
+  const ratio = (label: string, x: Figures | undefined, y: Figures | undefined, goal: number | null = null) => {
+    if (x && y) rows.push([label, x.rps, y.rps, goal])
   }
-  const bare = await startTarget('bare', large.url)
-  await load('(a) bare Fastify (warm-up)', bare.url, null, WARM_UP_SECONDS)
-  const a = await load('(a) bare Fastify', bare.url, null, SLICES * SLICE_SECONDS, bare.pid)
-  await bare.stop()
-
-  console.log('\nceiling and Tessera, in turns')
-  const [b, bLookup, c, unlimited] = await compareInSlices([
-    at(large, '(b) SHA-256 + one SELECT', 'ceiling'),
-    at(large, "(b') b via Tessera's repository", 'ceiling-lookup'),
-    at(large, '(c) Tessera GET /v1/ping', 'tessera'),
-    at(large, '(c-) c without request limiting', 'tessera', { BENCH_RATE_LIMIT: 'off' }),
-  ])
-
-  console.log('\ntoken table size, in turns')
-  const [at10k, at1M] = await compareInSlices([
-    at(small, '(c) @10k tokens', 'tessera'),
-    at(large, '(c) @1M tokens', 'tessera'),
-  ])
-
-  console.log('\nrate limiting, in turns (Redis store, budget never reached)')
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-  const [off, on] = await compareInSlices([
-    at(large, '(c) rate limiting off', 'tessera', { BENCH_RATE_LIMIT: 'off' }),
-    at(large, '(c) rate limiting on (Redis)', 'tessera', { REDIS_URL: redisUrl }),
-  ])
-
-  console.log(`\nsoak: (c) for ${SOAK_SECONDS} s at 1M tokens, in 10 s windows`)
-  const target = await startTarget('tessera', large.url)
-  const windows: Figures[] = []
-  try {
-    // like every other target, a short warm-up first: the soak looks for decay under sustained load
-    await load('(warm-up)', target.url, large.token, 5)
-    for (let i = 0; i < SOAK_SECONDS / 10; i++) windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid))
-  } finally {
-    await target.stop()
-  }
-  await small.drop()
-  await large.drop()
-
-  const first = windows[0]?.rps ?? 0
-  const last = windows.at(-1)?.rps ?? 0
-  const rows: Array<[string, number, number, number | null]> = [
-    ['c/a (a bare route; the lookup is most of the cost)', c?.rps ?? 0, a.rps, null],
-    ['c/b (Tessera around the one query)', c?.rps ?? 0, b?.rps ?? 0, 0.9],
-    ["  b'/b (the SELECT through Tessera's repository)", bLookup?.rps ?? 0, b?.rps ?? 0, null],
-    ["  c/b' (Tessera's code around that call)", c?.rps ?? 0, bLookup?.rps ?? 0, null],
-    ['  c-/b (c without request limiting)', unlimited?.rps ?? 0, b?.rps ?? 0, null],
-    ['1M/10k tokens', at1M?.rps ?? 0, at10k?.rps ?? 0, 0.9],
-    ['rate limiting on/off', on?.rps ?? 0, off?.rps ?? 0, 0.8],
-    ['soak last/first 10 s', last, first, 0.9],
-  ]
   const cpu = (f: Figures | undefined) => f?.cpuMicrosPerRequest ?? 0
-  console.log(
-    `\nserver CPU per request: (b) ${cpu(b).toFixed(0)} µs, (b') ${cpu(bLookup).toFixed(0)} µs, (c) ${cpu(c).toFixed(0)} µs, ` +
-      `(c-) ${cpu(unlimited).toFixed(0)} µs: Tessera's own work ~${(cpu(c) - cpu(b)).toFixed(0)} µs, ` +
-      `of which request limiting ~${(cpu(c) - cpu(unlimited)).toFixed(0)} µs`
-  )
+
+  try {
+    // first runs on a fresh database are slower (cold buffers): warm both before comparing anything
+    for (const db of [small, large]) {
+      const target = await startTarget('tessera', db.url)
+      await load('(warm-up of the database)', target.url, db.token, WARM_UP_SECONDS)
+      await target.stop()
+    }
+
+    if (SECTIONS.has('ceiling')) {
+      const bare = await startTarget('bare', large.url)
+      await load('(a) bare Fastify (warm-up)', bare.url, null, WARM_UP_SECONDS)
+      const a = await load('(a) bare Fastify', bare.url, null, SLICES * SLICE_SECONDS, bare.pid)
+      await bare.stop()
+
+      console.log('\nceiling and Tessera, in turns')
+      const { own: [b, bLookup, c, unlimited], then: [, , c0, unlimited0] } = await compare([
+        at(large, '(b) SHA-256 + one SELECT', 'ceiling'),
+        at(large, "(b') b via Tessera's repository", 'ceiling-lookup'),
+        at(large, '(c) Tessera GET /v1/ping', 'tessera'),
+        at(large, '(c-) c without request limiting', 'tessera', { BENCH_RATE_LIMIT: 'off' }),
+      ], baseline?.dir)
+      ratio('c/a (a bare route; the lookup is most of the cost)', c, a)
+      ratio('c/b (Tessera around the one query)', c, b, 0.9)
+      ratio("  b'/b (the SELECT through Tessera's repository)", bLookup, b)
+      ratio("  c/b' (Tessera's code around that call)", c, bLookup)
+      ratio("  c0/b' (the same at the compared ref)", c0, bLookup)
+      ratio('  c-/b (c without request limiting)', unlimited, b)
+      ratio('  c0-/b (the same at the compared ref)', unlimited0, b)
+      console.log(
+        `\nserver CPU per request: (b) ${cpu(b).toFixed(0)} µs, (b') ${cpu(bLookup).toFixed(0)} µs, (c) ${cpu(c).toFixed(0)} µs, ` +
+          `(c-) ${cpu(unlimited).toFixed(0)} µs: Tessera's own work ~${(cpu(c) - cpu(b)).toFixed(0)} µs, ` +
+          `of which request limiting ~${(cpu(c) - cpu(unlimited)).toFixed(0)} µs`
+      )
+    }
+
+    if (SECTIONS.has('size')) {
+      console.log('\ntoken table size, in turns')
+      const { own: [at10k, at1M], then: [then10k, then1M] } = await compare([
+        at(small, '(c) @10k tokens', 'tessera'),
+        at(large, '(c) @1M tokens', 'tessera'),
+      ], baseline?.dir)
+      ratio('1M/10k tokens', at1M, at10k, 0.9)
+      ratio('  the same at the compared ref', then1M, then10k)
+    }
+
+    if (SECTIONS.has('redis')) {
+      console.log('\nrate limiting, in turns (Redis store, budget never reached)')
+      const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+      const { own: [off, on], then: [off0, on0] } = await compare([
+        at(large, '(c) rate limiting off', 'tessera', { BENCH_RATE_LIMIT: 'off' }),
+        at(large, '(c) rate limiting on (Redis)', 'tessera', { REDIS_URL: redisUrl }),
+      ], baseline?.dir)
+      ratio('rate limiting on/off', on, off, 0.8)
+      ratio('  the same at the compared ref', on0, off0)
+    }
+
+    if (SECTIONS.has('soak')) {
+      console.log(`\nsoak: (c) for ${SOAK_SECONDS} s at 1M tokens, in 10 s windows`)
+      const target = await startTarget('tessera', large.url)
+      const windows: Figures[] = []
+      try {
+        // like every other target, a short warm-up first: the soak looks for decay under sustained load
+        await load('(warm-up)', target.url, large.token, 5)
+        for (let i = 0; i < SOAK_SECONDS / 10; i++) windows.push(await load(`window ${i + 1}`, target.url, large.token, 10, target.pid))
+      } finally {
+        await target.stop()
+      }
+      ratio('soak last/first 10 s', windows.at(-1), windows[0], 0.9)
+    }
+  } finally {
+    baseline?.remove()
+    await small.drop()
+    await large.drop()
+  }
+
   console.log('\nratios')
   for (const [label, x, y, goal] of rows) {
     const value = y === 0 ? 0 : x / y

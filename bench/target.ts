@@ -8,7 +8,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createDb } from '../src/db/client.js'
 import { digestToken } from '../src/tokens/token-format.js'
-import { findSessionTokenForAuth } from '../src/tokens/tokens-repository.js'
+import { findTokenForAuth } from '../src/tokens/tokens-repository.js'
 
 const [kind = 'tessera', portArg = '0'] = process.argv.slice(2)
 const databaseUrl = process.env.DATABASE_URL ?? ''
@@ -41,7 +41,7 @@ function ceiling (lookup: boolean): FastifyInstance {
     // the same SHA-256 call as Tessera's
     const digest = digestToken(token)
     const rows = lookup
-      ? await findSessionTokenForAuth(sql, digest)
+      ? await findTokenForAuth(sql, digest)
       : await sql`select t.id, u.role from auth_tokens t join users u on u.id = t.user_id where t.token_hash = ${digest}`
     if (rows.length === 0) return reply.code(401).send()
   })

@@ -11,7 +11,6 @@ import type { Database } from './db/client.js'
 import { eventsRoutes } from './events/events-routes.js'
 import { healthRoutes } from './health/health-routes.js'
 import cleanupJob from './maintenance/cleanup-plugin.js'
-import { lazyRequestLogger } from './logging.js'
 import { authenticatePlugin, clientIp } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
@@ -19,8 +18,8 @@ import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
 import mailer, { type MailerOptions } from './plugins/mailer.js'
-import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './plugins/rate-limit.js'
 import requestDeadline, { clientErrorHandler, nodeDeadlineOptions } from './plugins/request-deadline.js'
+import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from './rate-limits/rate-limit-plugin.js'
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
@@ -107,8 +106,6 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     // shutdown answers every request it has accepted, with Connection: close (graceful-close.ts)
     return503OnClosing: false,
     forceCloseConnections: false,
-    // request loggers are made on first use: see logging.ts
-    childLoggerFactory: lazyRequestLogger,
     // the router's own refusals (a 10,000-character :id, a malformed %-escape) fail before routing,
     // where the error handler is not called: they would answer in fastify's shape, echoing the URL
     frameworkErrors: (error, _request, reply) => sendError(reply, toApiError(error)),
@@ -130,15 +127,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(sensible)
   await app.register(context, { config, now })
   await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
+  await app.register(authenticatePlugin, {
+    now,
+    onAuthenticated: (request, auth) => lastUsed.record(auth.tokenId, clientIp(request)),
+  })
+  await app.register(errorHandler)
   await app.register(rateLimitPlugin, {
     enabled: options.rateLimit?.enabled ?? true,
     keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
   })
-  await app.register(authenticatePlugin, {
-    now,
-    onAuthenticated: (request, auth, at) => lastUsed.record(auth.tokenId, clientIp(request), at),
-  })
-  await app.register(errorHandler)
   await app.register(requestDeadline, { deadlineMs: requestDeadlineMs })
   await app.register(gracefulClose)
   await app.register(docs)
@@ -147,9 +144,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   app.addHook('onClose', () => lastUsed.close())
   await app.register(cleanupJob)
 
-  // the access log: one line per request, written through the app's logger with the reqId (the
-  // request's own logger is made on first use). Below `info` (LOG_LEVEL is read once, at start)
-  // there is no line to write, and no hook: a hook costs fastify's hook runner on every request.
+  // the access log: one line per request, with the reqId and the caller's ids. Below `info`
+  // (LOG_LEVEL is read once, at start) there is no line to write, and no hook: a hook costs
+  // fastify's hook runner on every request.
   const accessLog = app.log as FastifyInstance['log'] & Partial<Pick<pino.Logger, 'isLevelEnabled'>>
   if (accessLog.isLevelEnabled?.('info') === true) {
     app.addHook('onResponse', (request, reply, done) => {

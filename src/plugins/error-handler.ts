@@ -2,7 +2,6 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { DrizzleQueryError } from 'drizzle-orm/errors'
 import fp from 'fastify-plugin'
 import { ApiError, type ErrorCode } from '../errors.js'
-import { setApiHeaders } from './authenticate.js'
 
 // fastify's own error codes, mapped onto API.md's catalog
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -88,6 +87,12 @@ export function toApiError (error: unknown): ApiError {
   return new ApiError('internal_error')
 }
 
+/** API.md: every /v1 response is kept out of caches (tokens, personal data) and not content-sniffed. */
+export function setApiHeaders (reply: FastifyReply) {
+  reply.header('cache-control', 'no-store')
+  reply.header('x-content-type-options', 'nosniff')
+}
+
 export function sendError (reply: FastifyReply, error: ApiError) {
   setApiHeaders(reply)
   if (error.statusCode === 401 && !error.headers['www-authenticate']) {
@@ -112,27 +117,6 @@ function loggable (error: unknown): unknown {
   return redacted
 }
 
-/** fastify's body parsing refusals (not JSON, unparseable, too large), raised before any preHandler. */
-const isBodyRefusal = (error: unknown) => {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('FST_ERR_CTP_')
-}
-
-/**
- * What answers a body refused before the guard (or the 404 handler's limiter) could run: API.md
- * has the token checked before the body, and every such request counted against a budget.
- * Anonymous /v1 routes were counted in onRequest already.
- */
-async function refusalBeforeBody (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-  try {
-    if (request.is404) await app.requestLimiter.limit(request, reply)
-    else await app.guardBeforeBodyError(request, reply)
-    return null
-  } catch (refusal) {
-    return refusal
-  }
-}
-
 /**
  * A client that hangs up before its body has arrived fails the body stream with ECONNRESET
  * ("aborted"), which must not read as the database's ECONNRESET: it is no outage, and there is
@@ -143,12 +127,11 @@ const isClientAbort = (error: unknown, request: FastifyRequest) =>
 
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
 async function errorHandler (app: FastifyInstance) {
-  app.setErrorHandler(async (thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (isClientAbort(thrown, request)) {
-      request.log.info({ reason: (thrown as Error).message }, 'client closed the connection before its request arrived')
+  app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (isClientAbort(error, request)) {
+      request.log.info({ reason: (error as Error).message }, 'client closed the connection before its request arrived')
       return sendError(reply, new ApiError('validation_failed', { message: 'The request body did not arrive.' }))
     }
-    const error = isBodyRefusal(thrown) ? (await refusalBeforeBody(app, request, reply)) ?? thrown : thrown
     const apiError = toApiError(error)
     if (apiError.statusCode >= 500) {
       request.log.error({ err: loggable(error) }, apiError.code)
@@ -157,17 +140,14 @@ async function errorHandler (app: FastifyInstance) {
     }
     return sendError(reply, apiError)
   })
-
-  // unknown routes are rate limited (by IP) like the API, so that scanning costs budget
-  app.setNotFoundHandler({ preHandler: app.requestLimiter.preHandler }, (request, reply) => {
-    // the path only, capped: the query string may hold secrets and a long URL must not be echoed
-    const path = request.url.split('?')[0] ?? ''
-    const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path
-    return sendError(
-      reply,
-      new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` })
-    )
-  })
 }
 
-export default fp(errorHandler, { name: 'error-handler', dependencies: ['rate-limit', 'authenticate'] })
+/** The 404 handler (set by the rate limiter, which counts unknown routes): API.md's error shape. */
+export function notFound (request: FastifyRequest, reply: FastifyReply) {
+  // the path only, capped: the query string may hold secrets and a long URL must not be echoed
+  const path = request.url.split('?')[0] ?? ''
+  const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path
+  return sendError(reply, new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` }))
+}
+
+export default fp(errorHandler, { name: 'error-handler' })

@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { ApiError } from '../errors.js'
+import { type CounterStore, secondsLeft } from './counters.js'
 
 export interface LoginThrottleSettings {
   maxFailures: number
   failureWindowSeconds: number
-}
-
-/** Login attempts per account in a fixed window that starts with the first one. */
-export interface AttemptCounter {
-  /** Counts an attempt; returns the count in the window and the seconds until it ends. */
-  add(key: string): Promise<{ attempts: number; resetInSeconds: number }>
-  /** Uncounts an attempt that turned out not to be a failure. */
-  remove(key: string): Promise<void>
 }
 
 /**
@@ -43,8 +35,9 @@ const keyOf = (account: LoginAccount) =>
     ? `user:${account.userId}`
     : `${account.unknown}:${createHash('sha256').update(account.normalizedName).digest('base64url')}`
 
+/** Login attempts per account in a fixed window that starts with the first one. */
 export function createLoginThrottle (
-  counter: AttemptCounter,
+  counters: CounterStore,
   settings: LoginThrottleSettings,
   onError: (error: unknown) => void
 ): LoginThrottle {
@@ -53,84 +46,19 @@ export function createLoginThrottle (
     onError(error)
     return null
   }
+  const windowMs = settings.failureWindowSeconds * 1000
   return {
     async begin (account) {
       const key = keyOf(account)
-      const state = await counter.add(key).catch(failOpen)
-      if (state && state.attempts > settings.maxFailures) {
-        const retryAfter = String(Math.max(1, state.resetInSeconds))
+      const state = await counters.incr(key, windowMs).catch(failOpen)
+      if (state && state.current > settings.maxFailures) {
+        const retryAfter = String(secondsLeft(state))
         throw new ApiError('rate_limited', {
           message: `Too many failed logins for this account; retry in ${retryAfter} seconds.`,
           headers: { 'retry-after': retryAfter },
         })
       }
-      return () => counter.remove(key).catch(onError)
-    },
-  }
-}
-
-// DECR only a live window: on an expired key it would create a count with no expiry
-const DECREMENT_IF_PRESENT = 'if redis.call(\'exists\', KEYS[1]) == 1 then return redis.call(\'decr\', KEYS[1]) end return 0'
-
-/** Shared by every instance: INCR, with the expiry set by the first attempt only (NX). */
-export function redisAttemptCounter (redis: Redis, prefix: string, windowSeconds: number): AttemptCounter {
-  return {
-    async add (key) {
-      const results = await redis
-        .multi()
-        .incr(prefix + key)
-        .expire(prefix + key, windowSeconds, 'NX')
-        .pttl(prefix + key)
-        .exec()
-      const error = results?.find(([e]) => e)?.[0]
-      if (!results || error) throw error ?? new Error('Redis transaction discarded')
-      const attempts = Number(results[0]?.[1])
-      const ttlMs = Number(results[2]?.[1])
-      return { attempts, resetInSeconds: Math.ceil(Math.max(ttlMs, 0) / 1000) }
-    },
-    async remove (key) {
-      await redis.eval(DECREMENT_IF_PRESENT, 1, prefix + key)
-    },
-  }
-}
-
-/** One instance's counters, on the injected clock; expired windows are swept as it grows. */
-export function memoryAttemptCounter (
-  now: () => Date,
-  windowSeconds: number,
-  maxKeys = 100_000
-): AttemptCounter {
-  const windows = new Map<string, { attempts: number; endsAtMs: number }>()
-  const live = (key: string) => {
-    const entry = windows.get(key)
-    if (entry && entry.endsAtMs <= now().getTime()) {
-      windows.delete(key)
-      return undefined
-    }
-    return entry
-  }
-  const makeRoom = () => {
-    for (const key of windows.keys()) live(key)
-    // still full of live windows: drop the oldest rather than grow without bound
-    while (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string)
-  }
-  return {
-    async add (key) {
-      let entry = live(key)
-      if (entry) entry.attempts += 1
-      else {
-        if (windows.size >= maxKeys) makeRoom()
-        entry = { attempts: 1, endsAtMs: now().getTime() + windowSeconds * 1000 }
-        windows.set(key, entry)
-      }
-      return {
-        attempts: entry.attempts,
-        resetInSeconds: Math.ceil((entry.endsAtMs - now().getTime()) / 1000),
-      }
-    },
-    async remove (key) {
-      const entry = live(key)
-      if (entry) entry.attempts = Math.max(0, entry.attempts - 1)
+      return () => counters.decr(key).catch(onError)
     },
   }
 }

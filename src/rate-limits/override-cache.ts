@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import type { Sql } from '../db/client.js'
 import { findOverride, OVERRIDES_CHANNEL, type Override } from './rate-limits-repository.js'
 
@@ -10,16 +11,9 @@ export interface OverrideCacheOptions {
    * after a reconnect, but gives up silently if PostgreSQL is still down at that moment.
    */
   maxAgeSeconds?: number
-  /** Entries kept at most (oldest dropped first), so memory stays bounded with many users. */
+  /** Entries kept at most (least recently used dropped first), so memory stays bounded with many users. */
   maxEntries?: number
   onError?: (error: unknown) => void
-}
-
-interface Entry {
-  loadedAtMs: number
-  value: Promise<Override | null>
-  /** The value once loaded, so that the hot path need not await a settled promise. */
-  loaded?: Override | null
 }
 
 /**
@@ -28,46 +22,29 @@ interface Entry {
  * the CLI) announces a change with NOTIFY.
  */
 export function createOverrideCache (options: OverrideCacheOptions) {
-  const maxAgeMs = (options.maxAgeSeconds ?? 300) * 1000
-  const maxEntries = options.maxEntries ?? 100_000
   // the promise is the entry: concurrent first requests share one query, and a notification
   // that arrives while it runs deletes it, so the next request reloads
-  const entries = new Map<string, Entry>()
+  const entries = new LRUCache<string, Promise<Override | null>>({
+    max: options.maxEntries ?? 100_000,
+    ttl: (options.maxAgeSeconds ?? 300) * 1000,
+    // the injected clock, read on each lookup (no timer: ttlResolution 0)
+    perf: { now: () => options.now().getTime() },
+    ttlResolution: 0,
+  })
   let unlisten: (() => Promise<void>) | null = null
 
   const load = (userId: string): Promise<Override | null> => {
     const value = findOverride(options.sql, userId)
-    const entry: Entry = { loadedAtMs: options.now().getTime(), value }
-    if (entries.size >= maxEntries) {
-      const oldest = entries.keys().next().value
-      if (oldest !== undefined) entries.delete(oldest)
-    }
-    entries.set(userId, entry)
-    value.then(
-      (loaded) => {
-        entry.loaded = loaded
-      },
-      () => {
-        if (entries.get(userId) === entry) entries.delete(userId)
-      }
-    )
+    entries.set(userId, value)
+    // a failed load is not kept: the next request retries
+    value.catch(() => {
+      if (entries.get(userId) === value) entries.delete(userId)
+    })
     return value
   }
 
-  const fresh = (entry: Entry | undefined): entry is Entry =>
-    entry !== undefined && options.now().getTime() - entry.loadedAtMs < maxAgeMs
-
   return {
-    get (userId: string): Promise<Override | null> {
-      const entry = entries.get(userId)
-      return fresh(entry) ? entry.value : load(userId)
-    },
-
-    /** The user's override if it is loaded and fresh (null: none); undefined: call get(). */
-    peek (userId: string): Override | null | undefined {
-      const entry = entries.get(userId)
-      return fresh(entry) ? entry.loaded : undefined
-    },
+    get: (userId: string): Promise<Override | null> => entries.get(userId) ?? load(userId),
 
     invalidate (userId: string) {
       entries.delete(userId)
@@ -87,10 +64,6 @@ export function createOverrideCache (options: OverrideCacheOptions) {
     async close () {
       entries.clear()
       await unlisten?.().catch((error: unknown) => options.onError?.(error))
-    },
-
-    get size () {
-      return entries.size
     },
   }
 }

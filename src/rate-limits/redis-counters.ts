@@ -1,24 +1,32 @@
-import type { CounterState, CounterStore } from '@fastify/rate-limit/store/LocalStore.js'
 import type { Redis } from 'ioredis'
+import type { Counter, CounterStore } from './counters.js'
 
-// @fastify/rate-limit's RedisStore script (INCR; the first request of a window sets its expiry,
-// the others read what is left of it), for every key of a batch in one call. A counter found
-// without an expiry (it cannot happen through this script; a hand-made key could) gets one, so
-// that it cannot refuse its caller for ever.
-const INCR_MANY = `
+// For each key, ARGV holds a step and a window. A count (step 1) is @fastify/rate-limit's
+// RedisStore script: INCR; the first count of a window sets its expiry, the others read what
+// is left of it; a counter found without an expiry (a hand-made key) gets one, so that it cannot
+// refuse for ever. An uncount (step -1) touches a running window only: DECR on an expired key
+// would make a count with no expiry.
+const COUNT_MANY = `
 local out = {}
 for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[i])
-  local current = redis.call('INCR', key)
-  local ttl = window
-  if current == 1 then
-    redis.call('PEXPIRE', key, window)
-  else
-    ttl = redis.call('PTTL', key)
-    if ttl < 0 then
+  local step = tonumber(ARGV[2 * i - 1])
+  local window = tonumber(ARGV[2 * i])
+  local current, ttl = 0, 0
+  if step > 0 then
+    current = redis.call('INCR', key)
+    ttl = window
+    if current == 1 then
       redis.call('PEXPIRE', key, window)
-      ttl = window
+    else
+      ttl = redis.call('PTTL', key)
+      if ttl < 0 then
+        redis.call('PEXPIRE', key, window)
+        ttl = window
+      end
     end
+  elseif redis.call('EXISTS', key) == 1 then
+    current = redis.call('DECR', key)
+    ttl = redis.call('PTTL', key)
   end
   out[2 * i - 1] = current
   out[2 * i] = ttl
@@ -28,56 +36,55 @@ return out`
 // keys per script call: a burst larger than this is sent as several calls
 const MAX_BATCH = 512
 
-type Callback = (error: Error | null, state: CounterState | null) => void
-type IncrMany = (numberOfKeys: number, ...args: Array<string | number>) => Promise<number[]>
+interface Pending {
+  key: string
+  step: 1 | -1
+  windowMs: number
+  resolve: (counter: Counter) => void
+  reject: (error: unknown) => void
+}
+type CountMany = (numberOfKeys: number, ...args: Array<string | number>) => Promise<number[]>
 
 /**
- * Request counters in Redis, shared by every instance, with the increments of one event-loop
- * turn sent together: one script call counts them all, each key still incremented atomically in
- * the order its requests arrived, so the counts are exactly those of one call per request.
- * One round trip per request cost a third of an authenticated request's throughput
- * (`npm run bench`, "rate limiting on/off"); batched, a turn's requests share one. A request
- * waits at most for the rest of its turn. Calls back with an error when Redis does not answer
- * (the limiter then serves the request unlimited, see plugins/rate-limit.ts).
+ * Counters in Redis, shared by every instance, with the counts of one event-loop turn sent
+ * together: one script call counts them all, each key still counted atomically in the order its
+ * calls arrived, so the counts are exactly those of one call each. A call waits at most for the
+ * rest of its turn, and rejects when Redis does not answer (the limiter then serves the request
+ * unlimited, the login throttle lets the attempt through).
  */
 export function createRedisCounters (redis: Redis, keyPrefix: string): CounterStore {
-  redis.defineCommand('tesseraIncrMany', { lua: INCR_MANY })
-  const incrMany = (redis as Redis & { tesseraIncrMany: IncrMany }).tesseraIncrMany.bind(redis)
+  redis.defineCommand('tesseraCountMany', { lua: COUNT_MANY })
+  const countMany = (redis as Redis & { tesseraCountMany: CountMany }).tesseraCountMany.bind(redis)
+  let pending: Pending[] = []
 
-  let keys: string[] = []
-  let windows: number[] = []
-  let callbacks: Callback[] = []
-
-  const send = (batchKeys: string[], batchWindows: number[], batchCallbacks: Callback[]) => {
-    incrMany(batchKeys.length, ...batchKeys, ...batchWindows).then(
+  const send = (batch: Pending[]) => {
+    const args = batch.flatMap((p) => [p.step, p.windowMs])
+    countMany(batch.length, ...batch.map((p) => p.key), ...args).then(
       (result) => {
-        for (const [i, callback] of batchCallbacks.entries()) {
-          callback(null, { current: Number(result[2 * i]), ttl: Number(result[2 * i + 1]) })
-        }
+        for (const [i, p] of batch.entries()) p.resolve({ current: Number(result[2 * i]), ttlMs: Number(result[2 * i + 1]) })
       },
-      (error: Error) => {
-        for (const callback of batchCallbacks) callback(error, null)
+      (error: unknown) => {
+        for (const p of batch) p.reject(error)
       }
     )
   }
 
   const flush = () => {
-    const [batchKeys, batchWindows, batchCallbacks] = [keys, windows, callbacks]
-    keys = []
-    windows = []
-    callbacks = []
-    for (let start = 0; start < batchKeys.length; start += MAX_BATCH) {
-      const end = start + MAX_BATCH
-      send(batchKeys.slice(start, end), batchWindows.slice(start, end), batchCallbacks.slice(start, end))
-    }
+    const batch = pending
+    pending = []
+    for (let start = 0; start < batch.length; start += MAX_BATCH) send(batch.slice(start, start + MAX_BATCH))
   }
 
+  const count = (key: string, step: 1 | -1, windowMs: number) =>
+    new Promise<Counter>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush)
+      pending.push({ key: keyPrefix + key, step, windowMs, resolve, reject })
+    })
+
   return {
-    incr (key, callback, timeWindowMs) {
-      if (keys.length === 0) setImmediate(flush)
-      keys.push(keyPrefix + key)
-      windows.push(timeWindowMs)
-      callbacks.push(callback)
+    incr: (key, windowMs) => count(key, 1, windowMs),
+    async decr (key) {
+      await count(key, -1, 0)
     },
   }
 }

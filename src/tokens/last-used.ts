@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import type { Sql } from '../db/client.js'
 import { type LastUse, recordLastUses } from './tokens-repository.js'
 
@@ -25,9 +26,8 @@ export interface LastUsedRecorderOptions {
  */
 export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
   const pending = new Map<string, LastUse>()
-  // tokenId → when this instance last queued it (ms); re-inserted on each queueing, so the
-  // first entries are the longest unused
-  const queuedAtMs = new Map<string, number>()
+  // tokenId → when this instance last queued it (ms)
+  const queuedAtMs = new LRUCache<string, number>({ max: MAX_REMEMBERED })
   let flushing: Promise<void> = Promise.resolve()
 
   const flush = (): Promise<void> => {
@@ -48,9 +48,7 @@ export function createLastUsedRecorder (options: LastUsedRecorderOptions) {
     record (tokenId: string, ip: string | null, now: Date = options.now()): void {
       const last = queuedAtMs.get(tokenId)
       if (last !== undefined && now.getTime() - last < LAST_USED_PRECISION_MS) return
-      queuedAtMs.delete(tokenId)
       queuedAtMs.set(tokenId, now.getTime())
-      if (queuedAtMs.size > MAX_REMEMBERED) queuedAtMs.delete(queuedAtMs.keys().next().value as string)
       pending.set(tokenId, { tokenId, at: now, ip })
       // flush() never rejects (it reports errors through onError)
       if (pending.size >= MAX_PENDING) flush()

@@ -27,10 +27,8 @@ const SESSION_SCOPES: Record<Role, ReadonlySet<Scope>> = {
 /** What the auth lookup reads of a token to know its scopes. */
 export interface ScopeSource {
   role: Role
-  /** A personal token's stored scopes. */
-  scopes?: readonly string[] | undefined
-  /** A session token still holds `admin` in its stored scopes (no demotion since it was issued). */
-  keepsAdmin?: boolean | undefined
+  /** The token's stored scopes. */
+  scopes: readonly string[]
 }
 
 /**
@@ -41,7 +39,7 @@ export interface ScopeSource {
  */
 export function effectiveScopes (kind: string, token: ScopeSource): ReadonlySet<Scope> {
   if (kind === 'session') {
-    return SESSION_SCOPES[token.role === 'admin' && token.keepsAdmin === true ? 'admin' : 'user']
+    return SESSION_SCOPES[token.role === 'admin' && token.scopes.includes('admin') ? 'admin' : 'user']
   }
-  return new Set(heldScopes(token.scopes ?? [], token.role))
+  return new Set(heldScopes(token.scopes, token.role))
 }

@@ -13,31 +13,18 @@ export interface TokenForAuth {
   disabled: boolean
   /** When the token expires, in epoch milliseconds (PostgreSQL converts it); null: never. */
   expiresAtMs: number | null
-  /** A personal token's scopes. */
-  scopes?: string[]
-  /** A session token still holds `admin` (see effectiveScopes); its other scopes follow from the role. */
-  keepsAdmin?: boolean
+  /** The scopes stored with the token (see effectiveScopes for what a session token holds). */
+  scopes: string[]
 }
 
 /**
- * The hot path: one prepared statement by digest per token kind, chosen by the token's prefix
- * (the digest covers the prefix, so a row found is of that kind). Raw postgres.js rather than
- * the query builder, because this runs on every authenticated request; the row is returned as
- * it comes, with the expiry as a number (a float8 parses faster than a timestamp's text is
- * turned into a Date or a number). One function per statement; findPresentedToken
- * (tokens-service.ts) picks one.
+ * The hot path: one prepared statement by digest, for every kind of token (the digest covers
+ * the kind's prefix, so a row found is of the presented kind). Raw postgres.js rather than the
+ * query builder, because this runs on every authenticated request; the row is returned as it
+ * comes, with the expiry as a number (a float8 parses faster than a timestamp's text is turned
+ * into a Date or a number).
  */
-export function findSessionTokenForAuth (sql: Sql, digest: Buffer) {
-  return sql<TokenForAuth[]>`
-    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
-           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs",
-           'admin' = any(t.scopes) as "keepsAdmin"
-    from auth_tokens t join users u on u.id = t.user_id
-    where t.token_hash = ${digest}`
-}
-
-/** As findSessionTokenForAuth, with the scopes a personal token was created with. */
-export function findPersonalTokenForAuth (sql: Sql, digest: Buffer) {
+export function findTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
     select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
            date_part('epoch', t.expires_at) * 1000 as "expiresAtMs", t.scopes

@@ -36,13 +36,11 @@ export type Verification =
   | { ok: true; auth: AuthContext }
   | { ok: false; code: 'token_invalid' | 'token_expired' | 'token_revoked' }
 
-export const TOKEN_INVALID: Verification = Object.freeze({ ok: false, code: 'token_invalid' })
+const TOKEN_INVALID: Verification = Object.freeze({ ok: false, code: 'token_invalid' })
 
-/** The one query for a presented session or personal token: its kind picks the statement. */
-export function findPresentedToken (database: Database, kind: 'session' | 'personal', digest: Buffer) {
-  return kind === 'session'
-    ? repo.findSessionTokenForAuth(database.sql, digest)
-    : repo.findPersonalTokenForAuth(database.sql, digest)
+export interface VerifyDeps {
+  database: Database
+  now: () => Date
 }
 
 /** The verdict on the row found for a presented token (undefined: no such token). */
@@ -53,26 +51,19 @@ export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session
   if (token.expiresAtMs !== null && token.expiresAtMs <= now.getTime()) return { ok: false, code: 'token_expired' }
   return {
     ok: true,
-    auth: {
-      userId: token.userId,
-      tokenId: token.id,
-      kind,
-      role: token.role,
-      scopes: effectiveScopes(kind, token),
-    },
+    auth: { userId: token.userId, tokenId: token.id, kind, role: token.role, scopes: effectiveScopes(kind, token) },
   }
 }
 
 /**
- * Checks a presented bearer token: a bad token is a value, not an exception.
- * One query at most; none when the format or checksum is wrong. (The auth guard runs the
- * same steps inline.)
+ * Checks a presented bearer token: a bad token is a value, not an exception. One query at most;
+ * none when the format or checksum is wrong. The auth guard calls it on every request.
  */
-export async function verifyToken (database: Database, presented: string, now: Date): Promise<Verification> {
+export async function verifyToken (deps: VerifyDeps, presented: string): Promise<Verification> {
   const parsed = parseToken(presented)
   if (!parsed || parsed.kind === 'mail') return TOKEN_INVALID
-  const [token] = await findPresentedToken(database, parsed.kind, parsed.digest)
-  return checkToken(token, parsed.kind, now)
+  const [token] = await repo.findTokenForAuth(deps.database.sql, parsed.digest)
+  return checkToken(token, parsed.kind, deps.now())
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createDb } from '../../src/db/client.js'
 import { digestToken, mintToken } from '../../src/tokens/token-format.js'
-import { findSessionTokenForAuth } from '../../src/tokens/tokens-repository.js'
+import { findTokenForAuth } from '../../src/tokens/tokens-repository.js'
 import { buildTestApp, useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, expectError, ping, SESSION_TOKEN } from '../helpers/factories.js'
 import { createTcpProxy, targetOf, throughProxy } from '../helpers/tcp-proxy.js'
@@ -118,7 +118,7 @@ describe('the Authorization header', () => {
     expect((await ping(t.context.app, token)).statusCode).toBe(200)
     await t.context.db.database.sql`update auth_tokens set last_used_at = now() where id = ${tokenId}`
     expect((await ping(t.context.app, token)).statusCode).toBe(200)
-    const [found] = await findSessionTokenForAuth(t.context.db.database.sql, digestToken(token))
+    const [found] = await findTokenForAuth(t.context.db.database.sql, digestToken(token))
     expect(found).toMatchObject({ id: tokenId, revoked: false, disabled: false })
     // a number, whatever parsers the pool has (the raw pool's pass PostgreSQL's timestamp text through)
     expect(found?.expiresAtMs).toBeTypeOf('number')

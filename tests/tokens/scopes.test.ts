@@ -7,6 +7,7 @@ import { bearer, createLoggedInUser, expectError, login, type TestUser } from '.
 import { createPersonalToken } from '../helpers/tokens.js'
 
 const t = useTestApp()
+const verifyDeps = () => ({ database: t.context.db.database, now: () => new Date() })
 const USER_SCOPES = SCOPES.filter((scope) => scope !== 'admin')
 
 interface RouteCase {
@@ -91,11 +92,11 @@ describe('scopes follow the role', () => {
     const pat = await createPersonalToken(t.context.app, admin.token, {
       scopes: ['admin', 'tokens:write', 'tokens:read'],
     })
-    const before = await verifyToken(t.context.db.database, pat.token, new Date())
+    const before = await verifyToken(verifyDeps(), pat.token)
     expect(before.ok && before.auth.scopes.has('admin')).toBe(true)
 
     await sql`update users set role = 'user' where id = ${user.id}`
-    const after = await verifyToken(t.context.db.database, pat.token, new Date())
+    const after = await verifyToken(verifyDeps(), pat.token)
     expect(after.ok && [...after.auth.scopes].sort()).toEqual(['tokens:read', 'tokens:write'])
     // and it can no longer mint an admin token: refused, not narrowed
     const response = await t.context.app.inject({
@@ -106,16 +107,16 @@ describe('scopes follow the role', () => {
     })
     expectError(response, 403, 'forbidden')
     // the demoted admin's session token no longer holds admin either
-    const session = await verifyToken(t.context.db.database, admin.token, new Date())
+    const session = await verifyToken(verifyDeps(), admin.token)
     expect(session.ok && session.auth.scopes.has('admin')).toBe(false)
     // nor the session from before the promotion, which still works as a user's
-    const first = await verifyToken(t.context.db.database, token, new Date())
+    const first = await verifyToken(verifyDeps(), token)
     expect(first.ok && [...first.auth.scopes].sort()).toEqual([...USER_SCOPES].sort())
   })
 
   it('a user’s session token holds every user scope and not admin', async () => {
     const { token } = await createLoggedInUser(t.context.app)
-    const result = await verifyToken(t.context.db.database, token, new Date())
+    const result = await verifyToken(verifyDeps(), token)
     expect(result.ok && [...result.auth.scopes].sort()).toEqual([...USER_SCOPES].sort())
   })
 })

@@ -1,0 +1,121 @@
+import { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { ApiError } from '../errors.js'
+import { clientIp } from '../plugins/authenticate.js'
+import { notFound, setApiHeaders } from '../plugins/error-handler.js'
+import { type CounterStore, createMemoryCounters, secondsLeft } from './counters.js'
+import { createLoginThrottle, type LoginThrottle } from './login-throttle.js'
+import { createOverrideCache, type OverrideCache } from './override-cache.js'
+import { anonymousLimit, type EffectiveLimit, type RateLimitSettings, resolveLimit } from './rate-limits-service.js'
+import { connectRedis } from './redis-client.js'
+import { createRedisCounters } from './redis-counters.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Operators' per-user overrides, cached in this instance and invalidated by NOTIFY. */
+    overrideCache: OverrideCache
+    loginThrottle: LoginThrottle
+  }
+  interface FastifyRequest {
+    /** The caller's limit, resolved once per request by the limiter. */
+    rateLimitBudget: EffectiveLimit | null
+  }
+}
+
+export interface RateLimitPluginOptions {
+  /** false: no request limiting at all (benchmarks); login throttling stays on. */
+  enabled: boolean
+  /** Prefix of every Redis key; instances sharing counters must share it. */
+  keyPrefix: string
+}
+
+export const DEFAULT_KEY_PREFIX = 'tessera:rl:'
+// counters kept per instance without Redis; past it the least recently used are forgotten
+const MEMORY_KEYS = 100_000
+
+type Limit = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+/**
+ * Counts a request against its caller's budget (API.md, Rate limits): the user's when the guard
+ * has set `request.auth`, else the IP's, so that a refused token spends its IP's budget. Sets
+ * the x-ratelimit headers and throws 429 rate_limited, with retry-after, past the budget.
+ */
+function createRequestLimiter (settings: RateLimitSettings, cache: OverrideCache, counters: CounterStore): Limit {
+  const anonymous = anonymousLimit(settings)
+  return async function limit (request, reply) {
+    const { auth } = request
+    const budget = auth ? resolveLimit(settings, auth.role, await cache.get(auth.userId)) : anonymous
+    request.rateLimitBudget = budget
+    // unlimited callers skip the store entirely
+    if (budget.max === null) return
+    // one budget per user across all their tokens; anonymous callers and refused tokens share
+    // their IP's (TRUST_PROXY decides which; an IPv6 client counts by its /64)
+    const key = auth ? `user:${auth.userId}` : `ip:${normalizeIP(clientIp(request) ?? '')}`
+    // an unreachable store (Redis down) serves the request: an auth server must not go down with its cache
+    const counter = await counters.incr(key, budget.windowSeconds * 1000).catch(() => null)
+    if (counter === null) return
+    const resetSeconds = secondsLeft(counter)
+    reply.header('x-ratelimit-limit', budget.max)
+    reply.header('x-ratelimit-remaining', Math.max(0, budget.max - counter.current))
+    reply.header('x-ratelimit-reset', resetSeconds)
+    if (counter.current <= budget.max) return
+    throw new ApiError('rate_limited', {
+      message: `Too many requests; retry in ${resetSeconds} seconds.`,
+      headers: { 'retry-after': String(resetSeconds) },
+    })
+  }
+}
+
+function appendHook (route: RouteOptions, name: 'onRequest', hook: Limit) {
+  const own = route[name] as Limit | Limit[] | undefined
+  route[name] = (own === undefined ? [hook] : [...(Array.isArray(own) ? own : [own]), hook]) as never
+}
+
+/**
+ * Rate limiting, one feature: the counters (Redis when REDIS_URL is set, else this instance's
+ * memory), the override cache, the login throttle, and which requests are counted. Every /v1
+ * route and the 404 handler are counted in onRequest, before the body is read, so that
+ * malformed, unparseable or invalid bodies spend budget too; a guarded route after its guard's
+ * own onRequest hook has identified the caller (plugins/authenticate.ts). Health checks and the
+ * docs are never limited.
+ */
+async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOptions) {
+  const { config } = app
+  const redis = config.redisUrl ? await connectRedis(app, config.redisUrl) : null
+  const counters = (prefix: string) =>
+    redis ? createRedisCounters(redis, options.keyPrefix + prefix) : createMemoryCounters(() => app.now().getTime(), MEMORY_KEYS)
+
+  const cache = createOverrideCache({
+    sql: app.database.sql,
+    now: app.now,
+    onError: (error) => app.log.warn({ err: error }, 'rate-limit override listener'),
+  })
+  await cache.start()
+  app.addHook('onClose', () => cache.close())
+  app.decorate('overrideCache', cache)
+  app.decorate('loginThrottle', createLoginThrottle(counters('login:'), config.login, (error) =>
+    app.log.debug({ err: error }, 'login throttle store unavailable')
+  ))
+
+  app.decorateRequest('rateLimitBudget', null)
+  const limit = options.enabled ? createRequestLimiter(config.rateLimit, cache, counters('')) : null
+  // API.md: every /v1 response is kept out of caches (they carry tokens and personal data) and
+  // is not content-sniffed; set here, on the hook every /v1 route has, rather than in an onSend
+  // hook on every request (sendError sets them on errors)
+  async function apiRequest (request: FastifyRequest, reply: FastifyReply) {
+    setApiHeaders(reply)
+    await limit?.(request, reply)
+  }
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/')) appendHook(route, 'onRequest', apiRequest)
+  })
+  // unknown routes are limited by IP like the API, so that scanning costs budget: the hook is
+  // the 404 handler's alone (this encapsulated context has nothing else)
+  await app.register(async (unknownRoutes) => {
+    if (limit) unknownRoutes.addHook('onRequest', limit)
+    unknownRoutes.setNotFoundHandler(notFound)
+  })
+}
+
+export default fp(rateLimitPlugin, { name: 'rate-limit', dependencies: ['context', 'db', 'authenticate', 'error-handler'] })
