@@ -127,15 +127,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(sensible)
   await app.register(context, { config, now })
   await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
+  await app.register(rateLimitPlugin, {
+    enabled: options.rateLimit?.enabled ?? true,
+    keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
+  })
   await app.register(authenticatePlugin, {
     now,
     onAuthenticated: (request, auth) => lastUsed.record(auth.tokenId, clientIp(request)),
   })
   await app.register(errorHandler)
-  await app.register(rateLimitPlugin, {
-    enabled: options.rateLimit?.enabled ?? true,
-    keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
-  })
   await app.register(requestDeadline, { deadlineMs: requestDeadlineMs })
   await app.register(gracefulClose)
   await app.register(docs)

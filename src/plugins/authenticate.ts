@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
 import type { Scope } from '../tokens/scopes.js'
@@ -15,8 +15,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller, set by the guard on protected routes. */
     auth: AuthContext | null
-    /** Why the guard refuses the caller (null: it does not), raised before the body is read. */
-    authRefusal: ApiError | null
+  }
+  interface FastifyInstance {
+    /** The guard of the request's route, for a request whose body was refused before it ran. */
+    guard(request: FastifyRequest, reply: FastifyReply): Promise<void>
   }
 }
 
@@ -61,51 +63,48 @@ export interface AuthenticateOptions {
   onAuthenticated?: (request: FastifyRequest, auth: AuthContext) => void
 }
 
-type Hook = (request: FastifyRequest) => Promise<void>
-
-function prependHook (route: RouteOptions, name: 'onRequest' | 'preParsing', hook: Hook) {
-  const own = route[name] as Hook | Hook[] | undefined
-  route[name] = (own === undefined ? [hook] : [hook, ...(Array.isArray(own) ? own : [own])]) as never
-}
+type Guard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 /**
- * The guard of each route that declares `config.auth`, in two steps, both before the body is
- * read (API.md: without a valid token the answer is 401 whatever the body holds):
- * `identify` (onRequest) verifies the token with one query and sets `request.auth`; the rate
- * limiter's onRequest hook counts the caller next, so a refused token spends its IP's budget and
- * guessing ends in 429 (see rate-limits/rate-limit-plugin.ts); `refuse` (preParsing) then
- * answers 401 or 403.
+ * The guard: one preHandler on each route that declares `config.auth`. It verifies the token
+ * with one query, has the caller counted (the user, or the IP for a refused token, so guessing
+ * ends in 429), then refuses or lets the request through. API.md checks the token before the
+ * body: the route validates with `attachValidation`, and the guard raises the body's verdict only
+ * once the caller is known and counted (a body refused earlier still, while parsing, is sent
+ * through the guard by the error handler).
  */
 async function authenticate (app: FastifyInstance, options: AuthenticateOptions) {
   app.decorateRequest('auth', null)
-  app.decorateRequest('authRefusal', null)
   const deps = { database: app.database, now: options.now }
 
-  async function identify (request: FastifyRequest) {
+  /** Sets `request.auth`, or returns why the caller is refused. */
+  async function identify (request: FastifyRequest): Promise<ApiError | null> {
     const header = request.headers.authorization
-    if (header === undefined || !BEARER.test(header)) {
-      request.authRefusal = tokenMissing(header)
-      return
-    }
+    if (header === undefined || !BEARER.test(header)) return tokenMissing(header)
     const result = await verifyToken(deps, header.slice(SCHEME_LENGTH))
-    if (!result.ok) {
-      request.authRefusal = invalidToken(result.code)
-      return
-    }
+    if (!result.ok) return invalidToken(result.code)
     request.auth = result.auth
     options.onAuthenticated?.(request, result.auth)
+    return null
   }
 
-  const refuseFor = (required: AuthRequirement): Hook => async function refuse (request) {
-    if (request.authRefusal) throw request.authRefusal
+  const guardFor = (required: AuthRequirement): Guard => async function guard (request, reply) {
+    const refusal = await identify(request)
+    await app.countRequest(request, reply)
+    if (refusal) throw refusal
     if (required !== 'any' && !authOf(request).scopes.has(required)) throw insufficientScope(required)
+    if (request.validationError) throw request.validationError
   }
+
+  app.decorate('guard', (request: FastifyRequest, reply: FastifyReply) =>
+    guardFor(request.routeOptions.config.auth ?? 'any')(request, reply))
 
   app.addHook('onRoute', (route) => {
     const required = route.config?.auth
     if (required === undefined) return
-    prependHook(route, 'onRequest', identify)
-    prependHook(route, 'preParsing', refuseFor(required))
+    const own = route.preHandler
+    route.preHandler = [guardFor(required), ...(own === undefined ? [] : Array.isArray(own) ? own : [own])]
+    route.attachValidation = true
   })
 }
 
@@ -115,4 +114,4 @@ export function authOf (request: FastifyRequest): AuthContext {
   return request.auth
 }
 
-export const authenticatePlugin = fp(authenticate, { name: 'authenticate', dependencies: ['db'] })
+export const authenticatePlugin = fp(authenticate, { name: 'authenticate', dependencies: ['db', 'rate-limit'] })

@@ -125,13 +125,29 @@ function loggable (error: unknown): unknown {
 const isClientAbort = (error: unknown, request: FastifyRequest) =>
   error != null && error === request.raw.errored && !request.raw.complete
 
+/** fastify's refusals of a body while parsing it (not JSON, unparseable, too large): before any preHandler. */
+const isBodyRefusal = (error: unknown) => {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('FST_ERR_CTP_')
+}
+
+/**
+ * API.md checks the token before the body: a guarded route's body refused while parsing never
+ * reached the guard, so it runs now, and its refusal (401, 403, 429) is the answer if it has one.
+ */
+async function guardFirst (app: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (!isBodyRefusal(error) || request.routeOptions.config?.auth === undefined) return error
+  return app.guard(request, reply).then(() => error, (refusal: unknown) => refusal)
+}
+
 /** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
 async function errorHandler (app: FastifyInstance) {
-  app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (isClientAbort(error, request)) {
-      request.log.info({ reason: (error as Error).message }, 'client closed the connection before its request arrived')
+  app.setErrorHandler(async (thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (isClientAbort(thrown, request)) {
+      request.log.info({ reason: (thrown as Error).message }, 'client closed the connection before its request arrived')
       return sendError(reply, new ApiError('validation_failed', { message: 'The request body did not arrive.' }))
     }
+    const error = await guardFirst(app, thrown, request, reply)
     const apiError = toApiError(error)
     if (apiError.statusCode >= 500) {
       request.log.error({ err: loggable(error) }, apiError.code)
@@ -150,4 +166,4 @@ export function notFound (request: FastifyRequest, reply: FastifyReply) {
   return sendError(reply, new ApiError('not_found', { message: `Route ${request.method} ${shown} not found` }))
 }
 
-export default fp(errorHandler, { name: 'error-handler' })
+export default fp(errorHandler, { name: 'error-handler', dependencies: ['authenticate'] })

@@ -16,6 +16,12 @@ declare module 'fastify' {
     /** Operators' per-user overrides, cached in this instance and invalidated by NOTIFY. */
     overrideCache: OverrideCache
     loginThrottle: LoginThrottle
+    /**
+     * Counts an API request against its caller's budget and sets API.md's /v1 headers. Unguarded
+     * /v1 routes are counted in onRequest, before the body; guarded ones by their guard, once it
+     * knows the caller (plugins/authenticate.ts).
+     */
+    countRequest(request: FastifyRequest, reply: FastifyReply): Promise<void>
   }
   interface FastifyRequest {
     /** The caller's limit, resolved once per request by the limiter. */
@@ -74,11 +80,10 @@ function appendHook (route: RouteOptions, name: 'onRequest', hook: Limit) {
 
 /**
  * Rate limiting, one feature: the counters (Redis when REDIS_URL is set, else this instance's
- * memory), the override cache, the login throttle, and which requests are counted. Every /v1
- * route and the 404 handler are counted in onRequest, before the body is read, so that
- * malformed, unparseable or invalid bodies spend budget too; a guarded route after its guard's
- * own onRequest hook has identified the caller (plugins/authenticate.ts). Health checks and the
- * docs are never limited.
+ * memory), the override cache, the login throttle, and which requests are counted: every /v1
+ * route and the 404 handler, in onRequest, before the body is read, so that malformed,
+ * unparseable or invalid bodies spend budget too; a guarded route (any path) in its guard, which
+ * calls `countRequest` once it knows the caller. Health checks and the docs are never limited.
  */
 async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOptions) {
   const { config } = app
@@ -101,14 +106,15 @@ async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOp
   app.decorateRequest('rateLimitBudget', null)
   const limit = options.enabled ? createRequestLimiter(config.rateLimit, cache, counters('')) : null
   // API.md: every /v1 response is kept out of caches (they carry tokens and personal data) and
-  // is not content-sniffed; set here, on the hook every /v1 route has, rather than in an onSend
-  // hook on every request (sendError sets them on errors)
-  async function apiRequest (request: FastifyRequest, reply: FastifyReply) {
+  // is not content-sniffed; set with the count, which every /v1 request has, rather than in an
+  // onSend hook on every request (sendError sets them on errors)
+  async function countRequest (request: FastifyRequest, reply: FastifyReply) {
     setApiHeaders(reply)
     await limit?.(request, reply)
   }
+  app.decorate('countRequest', countRequest)
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1/')) appendHook(route, 'onRequest', apiRequest)
+    if (route.url.startsWith('/v1/') && route.config?.auth === undefined) appendHook(route, 'onRequest', countRequest)
   })
   // unknown routes are limited by IP like the API, so that scanning costs budget: the hook is
   // the 404 handler's alone (this encapsulated context has nothing else)
@@ -118,4 +124,4 @@ async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOp
   })
 }
 
-export default fp(rateLimitPlugin, { name: 'rate-limit', dependencies: ['context', 'db', 'authenticate', 'error-handler'] })
+export default fp(rateLimitPlugin, { name: 'rate-limit', dependencies: ['context', 'db'] })
