@@ -58,9 +58,13 @@ function createRequestLimiter (settings: RateLimitSettings, cache: OverrideCache
     // one budget per user across all their tokens; anonymous callers and refused tokens share
     // their IP's (TRUST_PROXY decides which; an IPv6 client counts by its /64)
     const key = auth ? `user:${auth.userId}` : `ip:${normalizeIP(clientIp(request) ?? '')}`
-    // an unreachable store (Redis down) serves the request: an auth server must not go down with its cache
-    const counter = await counters.incr(key, budget.windowSeconds * 1000).catch(() => null)
-    if (counter === null) return
+    let counter
+    try {
+      counter = await counters.incr(key, budget.windowSeconds * 1000)
+    } catch {
+      // an unreachable store (Redis down) serves the request: an auth server must not go down with its cache
+      return
+    }
     const resetSeconds = secondsLeft(counter)
     reply.header('x-ratelimit-limit', budget.max)
     reply.header('x-ratelimit-remaining', Math.max(0, budget.max - counter.current))

@@ -27,8 +27,10 @@ const SESSION_SCOPES: Record<Role, ReadonlySet<Scope>> = {
 /** What the auth lookup reads of a token to know its scopes. */
 export interface ScopeSource {
   role: Role
-  /** The token's stored scopes. */
-  scopes: readonly string[]
+  /** A personal token's stored scopes (null for a session token). */
+  scopes: readonly string[] | null
+  /** `admin` is among the stored scopes. */
+  holdsAdmin: boolean
 }
 
 /**
@@ -39,7 +41,7 @@ export interface ScopeSource {
  */
 export function effectiveScopes (kind: string, token: ScopeSource): ReadonlySet<Scope> {
   if (kind === 'session') {
-    return SESSION_SCOPES[token.role === 'admin' && token.scopes.includes('admin') ? 'admin' : 'user']
+    return SESSION_SCOPES[token.role === 'admin' && token.holdsAdmin ? 'admin' : 'user']
   }
-  return new Set(heldScopes(token.scopes, token.role))
+  return new Set(heldScopes(token.scopes ?? [], token.role))
 }
