@@ -77,22 +77,18 @@ async function authenticate (app: FastifyInstance, options: AuthenticateOptions)
   app.decorateRequest('auth', null)
   const deps = { database: app.database, now: options.now }
 
-  /** Sets `request.auth`, or returns why the caller is refused. */
-  async function identify (request: FastifyRequest): Promise<ApiError | null> {
-    const header = request.headers.authorization
-    if (header === undefined || !BEARER.test(header)) return tokenMissing(header)
-    const result = await verifyToken(deps, header.slice(SCHEME_LENGTH))
-    if (!result.ok) return invalidToken(result.code)
-    request.auth = result.auth
-    options.onAuthenticated?.(request, result.auth)
-    return null
-  }
-
   const guardFor = (required: AuthRequirement): Guard => async function guard (request, reply) {
-    const refusal = await identify(request)
+    const header = request.headers.authorization
+    const verdict = header !== undefined && BEARER.test(header) ? await verifyToken(deps, header.slice(SCHEME_LENGTH)) : null
+    if (verdict?.ok === true) {
+      request.auth = verdict.auth
+      options.onAuthenticated?.(request, verdict.auth)
+    }
+    // counted before any refusal: a refused token spends its IP's budget, so guessing ends in 429
     await app.countRequest(request, reply)
-    if (refusal) throw refusal
-    if (required !== 'any' && !authOf(request).scopes.has(required)) throw insufficientScope(required)
+    if (verdict === null) throw tokenMissing(header)
+    if (!verdict.ok) throw invalidToken(verdict.code)
+    if (required !== 'any' && !verdict.auth.scopes.has(required)) throw insufficientScope(required)
     if (request.validationError) throw request.validationError
   }
 
