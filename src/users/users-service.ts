@@ -164,8 +164,8 @@ export async function updateMe (
   try {
     return await deps.database.db.transaction(async (tx) => {
       let user = current
-      if (body.username !== undefined) user = await changeUsername(tx, deps, user, body.username, request)
-      if (newEmail !== null) await startEmailChange(tx, deps, user, newEmail, request)
+      if (body.username !== undefined) user = await changeUsername(deps, tx, user, body.username, request)
+      if (newEmail !== null) await startEmailChange(deps, tx, user, newEmail, request)
       return user
     })
   } catch (error) {
@@ -202,8 +202,8 @@ async function emailChangeToStart (
 }
 
 async function changeUsername (
-  tx: Tx,
   deps: AccountDeps,
+  tx: Tx,
   user: UserRow,
   username: string,
   request: RequestInfo & { tokenId: string }
@@ -215,8 +215,8 @@ async function changeUsername (
 }
 
 async function startEmailChange (
-  tx: Tx,
   deps: AccountDeps,
+  tx: Tx,
   user: UserRow,
   newEmail: string,
   request: RequestInfo & { tokenId: string }
