@@ -1,9 +1,9 @@
-export const SCOPES = ['profile:read', 'profile:write', 'tokens:read', 'tokens:write', 'admin'] as const
+export const SCOPES = ['profile:read', 'profile:write', 'tokens:read', 'tokens:write', 'admin', 'tokens:introspect'] as const
 export type Scope = (typeof SCOPES)[number]
 export type Role = 'user' | 'admin'
 
 /** The scopes only an admin may hold; a demotion strips them from the user's tokens for good. */
-export const ADMIN_ONLY_SCOPES: readonly Scope[] = ['admin']
+export const ADMIN_ONLY_SCOPES: readonly Scope[] = ['admin', 'tokens:introspect']
 
 const USER_SCOPES: readonly Scope[] = SCOPES.filter((scope) => !ADMIN_ONLY_SCOPES.includes(scope))
 

@@ -204,7 +204,7 @@ describe('GET and PATCH /v1/admin/users/:id', () => {
       (await listTokens(t.context.app, token)).find((listed) => listed.id === tokenId)?.scopes
     expect(await sessionScopes()).toEqual(['profile:read', 'profile:write', 'tokens:read', 'tokens:write'])
     await admin.call('PATCH', `/v1/admin/users/${user.id}`, { role: 'admin' })
-    expect(await sessionScopes()).toEqual(['profile:read', 'profile:write', 'tokens:read', 'tokens:write', 'admin'])
+    expect(await sessionScopes()).toEqual(['profile:read', 'profile:write', 'tokens:read', 'tokens:write', 'admin', 'tokens:introspect'])
   })
 
   it('refuses to let an admin demote or disable themselves (403 forbidden)', async () => {

@@ -8,7 +8,7 @@ import { createPersonalToken } from '../helpers/tokens.js'
 
 const t = useTestApp()
 const verifyDeps = () => ({ database: t.context.db.database, now: () => new Date() })
-const USER_SCOPES = SCOPES.filter((scope) => scope !== 'admin')
+const USER_SCOPES = SCOPES.filter((scope) => scope !== 'admin' && scope !== 'tokens:introspect')
 
 interface RouteCase {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
