@@ -23,6 +23,8 @@ import rateLimitPlugin, { DEFAULT_KEY_PREFIX, type RateLimitPluginOptions } from
 import { rateLimitsRoutes } from './rate-limits/rate-limits-routes.js'
 import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
+import { forwardAuthRoutes } from './protect/forward-auth-routes.js'
+import { introspectionRoutes } from './protect/introspection-routes.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
 import { TokenSchema } from './tokens/tokens-schemas.js'
 import { usersRoutes } from './users/users-routes.js'
@@ -173,5 +175,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(eventsRoutes)
   await app.register(adminRoutes)
   await app.register(rateLimitsRoutes)
+  await app.register(introspectionRoutes)
+  await app.register(forwardAuthRoutes)
   return app
 }

@@ -5,8 +5,11 @@ import { ApiError } from '../errors.js'
 import type { Scope } from '../tokens/scopes.js'
 import { type AuthContext, verifyToken } from '../tokens/tokens-service.js'
 
-/** What a route needs, declared in one line: `config: { auth: 'profile:read' }`. */
-export type AuthRequirement = 'any' | Scope
+/**
+ * What a route needs, declared in one line: `config: { auth: 'profile:read' }`, or chosen per
+ * request (forward authentication reads it from the proxy's request).
+ */
+export type AuthRequirement = 'any' | Scope | ((request: FastifyRequest) => 'any' | Scope)
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -88,7 +91,8 @@ async function authenticate (app: FastifyInstance, options: AuthenticateOptions)
     await app.countRequest(request, reply)
     if (verdict === null) throw tokenMissing(header)
     if (!verdict.ok) throw invalidToken(verdict.code)
-    if (required !== 'any' && !verdict.auth.scopes.has(required)) throw insufficientScope(required)
+    const needed = typeof required === 'function' ? required(request) : required
+    if (needed !== 'any' && !verdict.auth.scopes.has(needed)) throw insufficientScope(needed)
     if (request.validationError) throw request.validationError
   }
 

@@ -45,3 +45,8 @@ export function effectiveScopes (kind: string, token: ScopeSource): ReadonlySet<
   }
   return new Set(heldScopes(token.scopes ?? [], token.role))
 }
+
+/** API.md, Tokens: what a scope's name may be (1-64 characters). */
+export const SCOPE_NAME_PATTERN = '^[a-z][a-z0-9_-]*(:[a-z0-9_*-]+)*$'
+const SCOPE_NAME = new RegExp(SCOPE_NAME_PATTERN)
+export const isScopeName = (name: string) => name.length <= 64 && SCOPE_NAME.test(name)

@@ -7,12 +7,15 @@ import type { Role } from './scopes.js'
 export interface TokenForAuth {
   id: string
   userId: string
+  username: string
   role: Role
   revoked: boolean
   /** The user's account is disabled (its tokens are revoked with it; this covers any race). */
   disabled: boolean
   /** When the token expires, in epoch milliseconds (PostgreSQL converts it); null: never. */
   expiresAtMs: number | null
+  /** When it was issued, in epoch milliseconds (introspection's `iat`). */
+  createdAtMs: number
   /** A personal token's stored scopes; null for a session token, which holds its role's. */
   scopes: string[] | null
   /** `admin` is among the stored scopes: what a session token keeps of it after a demotion. */
@@ -28,8 +31,8 @@ export interface TokenForAuth {
  */
 export function findTokenForAuth (sql: Sql, digest: Buffer) {
   return sql<TokenForAuth[]>`
-    select t.id, t.user_id as "userId", u.role, t.revoked, u.disabled,
-           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs",
+    select t.id, t.user_id as "userId", u.username, u.role, t.revoked, u.disabled,
+           date_part('epoch', t.expires_at) * 1000 as "expiresAtMs", date_part('epoch', t.created_at) * 1000 as "createdAtMs",
            -- a session's array is not sent: one boolean says all it holds (parsing it costs ~1 µs)
            case when t.kind = 'personal' then t.scopes end as scopes, 'admin' = any(t.scopes) as "holdsAdmin"
     from auth_tokens t join users u on u.id = t.user_id

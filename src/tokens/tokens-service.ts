@@ -27,6 +27,7 @@ export interface RequestInfo {
 export interface AuthContext {
   userId: string
   tokenId: string
+  username: string
   kind: string
   role: Role
   scopes: ReadonlySet<Scope>
@@ -51,7 +52,14 @@ export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session
   if (token.expiresAtMs !== null && token.expiresAtMs <= now.getTime()) return { ok: false, code: 'token_expired' }
   return {
     ok: true,
-    auth: { userId: token.userId, tokenId: token.id, kind, role: token.role, scopes: effectiveScopes(kind, token) },
+    auth: {
+      userId: token.userId,
+      tokenId: token.id,
+      username: token.username,
+      kind,
+      role: token.role,
+      scopes: effectiveScopes(kind, token),
+    },
   }
 }
 
