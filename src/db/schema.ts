@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import {
   boolean,
+  check,
   customType,
   index,
   integer,
@@ -54,9 +55,15 @@ export const authTokens = pgTable(
     userAgent: text('user_agent'),
     revoked: boolean('revoked').notNull().default(false),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    // a personal token's own budget (API.md, POST /v1/me/tokens), counted as well as its user's;
+    // both null: none
+    rateLimitMax: integer('rate_limit_max'),
+    rateLimitWindowSeconds: integer('rate_limit_window_seconds'),
   },
   (t) => [
     uniqueIndex('auth_tokens_token_hash_unique').on(t.tokenHash),
+    // a budget is a max per window: one without the other would have no meaning
+    check('auth_tokens_rate_limit_complete', sql`(${t.rateLimitMax} is null) = (${t.rateLimitWindowSeconds} is null)`),
     // listing and counting a user's active tokens, newest first
     index('auth_tokens_user_active_idx').on(t.userId, t.createdAt.desc()).where(sql`${t.revoked} = false`),
     index('auth_tokens_expires_at_idx').on(t.expiresAt),

@@ -4,7 +4,8 @@ import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
 import { clientIp } from '../plugins/authenticate.js'
 import { notFound, setApiHeaders } from '../plugins/error-handler.js'
-import { type CounterStore, createMemoryCounters, secondsLeft } from './counters.js'
+import type { TokenBudget } from '../tokens/tokens-schemas.js'
+import { type Counter, type CounterStore, createMemoryCounters, secondsLeft } from './counters.js'
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.js'
 import { createOverrideCache, type OverrideCache } from './override-cache.js'
 import { anonymousLimit, type EffectiveLimit, type RateLimitSettings, resolveLimit } from './rate-limits-service.js'
@@ -42,10 +43,68 @@ const MEMORY_KEYS = 100_000
 
 type Limit = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
+const userKey = (userId: string) => `user:${userId}`
+
+/** One budget's count for this request. */
+interface Counted {
+  max: number
+  counter: Counter
+}
+
+const remaining = (counted: Counted) => Math.max(0, counted.max - counted.counter.current)
+const spent = (counted: Counted) => counted.counter.current > counted.max
+
+/** The budget to show: fewer remaining; on a tie, the one that resets later (it binds longer). */
+function tighter (a: Counted, b: Counted): Counted {
+  if (remaining(a) !== remaining(b)) return remaining(a) < remaining(b) ? a : b
+  return a.counter.ttlMs >= b.counter.ttlMs ? a : b
+}
+
+/** Sets the x-ratelimit headers from the budget shown; throws 429 rate_limited, with retry-after, when one is spent. */
+function answer (reply: FastifyReply, shown: Counted, refused: boolean) {
+  const resetSeconds = secondsLeft(shown.counter)
+  reply.header('x-ratelimit-limit', shown.max)
+  reply.header('x-ratelimit-remaining', remaining(shown))
+  reply.header('x-ratelimit-reset', resetSeconds)
+  if (!refused) return
+  throw new ApiError('rate_limited', {
+    message: `Too many requests; retry in ${resetSeconds} seconds.`,
+    headers: { 'retry-after': String(resetSeconds) },
+  })
+}
+
+/**
+ * A token with a budget of its own (API.md, POST /v1/me/tokens) spends it and its user's budget
+ * (none if the user is unlimited: the leash is the tool's). Both counts start in one turn, so the
+ * Redis store sends them in one script call.
+ */
+async function countWithTokenBudget (
+  counters: CounterStore,
+  reply: FastifyReply,
+  userCounterKey: string,
+  user: EffectiveLimit,
+  tokenId: string,
+  token: TokenBudget
+) {
+  const count = (key: string, max: number, windowSeconds: number) =>
+    counters.incr(key, windowSeconds * 1000).then((counter): Counted => ({ max, counter }))
+  const counting = [count(`token:${tokenId}`, token.max, token.windowSeconds)]
+  if (user.max !== null) counting.push(count(userCounterKey, user.max, user.windowSeconds))
+  let counted: Counted[]
+  try {
+    counted = await Promise.all(counting)
+  } catch {
+    // as for the user's budget alone: an unreachable store serves the request
+    return
+  }
+  answer(reply, counted.reduce(tighter), counted.some(spent))
+}
+
 /**
  * Counts a request against its caller's budget (API.md, Rate limits): the user's when the guard
- * has set `request.auth`, else the IP's, so that a refused token spends its IP's budget. Sets
- * the x-ratelimit headers and throws 429 rate_limited, with retry-after, past the budget.
+ * has set `request.auth`, else the IP's, so that a refused token spends its IP's budget; and a
+ * token's own budget as well, when it has one. Sets the x-ratelimit headers and throws 429
+ * rate_limited, with retry-after, past either budget.
  */
 function createRequestLimiter (settings: RateLimitSettings, cache: OverrideCache, counters: CounterStore | null): Limit {
   const anonymous = anonymousLimit(settings)
@@ -59,11 +118,14 @@ function createRequestLimiter (settings: RateLimitSettings, cache: OverrideCache
     const { auth } = request
     const budget = auth ? resolveLimit(settings, auth.role, await cache.get(auth.userId)) : anonymous
     request.rateLimitBudget = budget
+    if (auth?.tokenBudget) {
+      return countWithTokenBudget(counters, reply, userKey(auth.userId), budget, auth.tokenId, auth.tokenBudget)
+    }
     // unlimited callers skip the store entirely
     if (budget.max === null) return
     // one budget per user across all their tokens; anonymous callers and refused tokens share
     // their IP's (TRUST_PROXY decides which; an IPv6 client counts by its /64)
-    const key = auth ? `user:${auth.userId}` : `ip:${normalizeIP(clientIp(request) ?? '')}`
+    const key = auth ? userKey(auth.userId) : `ip:${normalizeIP(clientIp(request) ?? '')}`
     let counter
     try {
       counter = await counters.incr(key, budget.windowSeconds * 1000)
@@ -71,15 +133,8 @@ function createRequestLimiter (settings: RateLimitSettings, cache: OverrideCache
       // an unreachable store (Redis down) serves the request: an auth server must not go down with its cache
       return
     }
-    const resetSeconds = secondsLeft(counter)
-    reply.header('x-ratelimit-limit', budget.max)
-    reply.header('x-ratelimit-remaining', Math.max(0, budget.max - counter.current))
-    reply.header('x-ratelimit-reset', resetSeconds)
-    if (counter.current <= budget.max) return
-    throw new ApiError('rate_limited', {
-      message: `Too many requests; retry in ${resetSeconds} seconds.`,
-      headers: { 'retry-after': String(resetSeconds) },
-    })
+    const counted = { max: budget.max, counter }
+    answer(reply, counted, spent(counted))
   }
 }
 

@@ -6,7 +6,10 @@ export const RateLimitView = Type.Object({
   source: Type.Union([Type.Literal('user'), Type.Literal('role'), Type.Literal('default')]),
 })
 
-/** An override's bounds, shared by PUT /v1/admin/users/:id/rate-limit and `tessera rate-limit set`. */
+/**
+ * An override's bounds, shared by PUT /v1/admin/users/:id/rate-limit and `tessera rate-limit set`;
+ * a token's own budget has the same window bounds.
+ */
 export const OverrideMax = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
 export const OverrideWindowSeconds = Type.Integer({ minimum: 1, maximum: 86_400 })
 

@@ -28,6 +28,17 @@ export function resolveLimit (
   return { max: settings.max, windowSeconds: settings.windowSeconds, source: 'default' }
 }
 
+/**
+ * The most requests a token may have in `windowSeconds` without outrunning its user's limit
+ * (API.md: a token's budget is never above its user's): max * userWindow <= userMax *
+ * windowSeconds, rounded down. Integers throughout: both factors are bounded by the schemas
+ * (1e9 requests, 86,400 seconds), so the product stays exact. null: any (an unlimited user).
+ */
+export function largestTokenMax (limit: EffectiveLimit, windowSeconds: number): number | null {
+  if (limit.max === null) return null
+  return Math.floor((limit.max * windowSeconds) / limit.windowSeconds)
+}
+
 /** Requests without an authenticated user (no token, or a refused one) share their IP's budget. */
 export function anonymousLimit (settings: RateLimitSettings): EffectiveLimit {
   return { max: settings.anonMax, windowSeconds: settings.windowSeconds, source: 'default' }

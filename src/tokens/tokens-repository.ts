@@ -20,6 +20,9 @@ export interface TokenForAuth {
   scopes: string[] | null
   /** `admin` is among the stored scopes: what a session token keeps of it after a demotion. */
   holdsAdmin: boolean
+  /** The token's own budget (both null: none), counted as well as its user's. */
+  budgetMax: number | null
+  budgetWindowSeconds: number | null
 }
 
 /**
@@ -34,7 +37,8 @@ export function findTokenForAuth (sql: Sql, digest: Buffer) {
     select t.id, t.user_id as "userId", u.username, u.role, t.revoked, u.disabled,
            date_part('epoch', t.expires_at) * 1000 as "expiresAtMs", date_part('epoch', t.created_at) * 1000 as "createdAtMs",
            -- a session's array is not sent: one boolean says all it holds (parsing it costs ~1 µs)
-           case when t.kind = 'personal' then t.scopes end as scopes, 'admin' = any(t.scopes) as "holdsAdmin"
+           case when t.kind = 'personal' then t.scopes end as scopes, 'admin' = any(t.scopes) as "holdsAdmin",
+           t.rate_limit_max as "budgetMax", t.rate_limit_window_seconds as "budgetWindowSeconds"
     from auth_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${digest}`
 }
@@ -48,6 +52,9 @@ export interface NewTokenRow {
   expiresAt: Date | null
   userAgent: string | null
   lastUsedIp: string | null
+  /** A personal token's own budget; both unset: none. */
+  rateLimitMax?: number
+  rateLimitWindowSeconds?: number
 }
 
 export async function insertToken (db: DbOrTx, row: NewTokenRow) {

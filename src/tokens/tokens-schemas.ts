@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox'
+import { OverrideWindowSeconds } from '../rate-limits/rate-limits-schemas.js'
 import { SafeText, Timestamp, Uuid } from '../schemas.js'
 import { SCOPES, type Scope } from './scopes.js'
 
@@ -9,6 +10,17 @@ export const DEFAULT_TOKEN_LIFETIME_DAYS = 90
 // an enum rather than a union of literals: one clear error per unknown name ("must be equal to
 // one of the allowed values" at /scopes/<i>) instead of one per literal
 const ScopeName = Type.Unsafe<Scope>({ type: 'string', enum: [...SCOPES] })
+
+/**
+ * A personal token's own budget, counted as well as its user's. `max` is at least 1: a token
+ * refused on every request is one to revoke, not to keep (an operator's override may be 0, to
+ * stop a user without revoking anything).
+ */
+export const TokenBudgetSchema = Type.Object({
+  max: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'requests per window' }),
+  windowSeconds: OverrideWindowSeconds,
+})
+export type TokenBudget = Static<typeof TokenBudgetSchema>
 
 /** API.md's Token object: the allowlist of token fields that leave the server (never the secret). */
 export const TokenSchema = Type.Object(
@@ -23,6 +35,9 @@ export const TokenSchema = Type.Object(
     lastUsedIp: Type.Union([Type.String(), Type.Null()]),
     userAgent: Type.Union([Type.String(), Type.Null()]),
     current: Type.Boolean({ description: 'True for the token that made this request' }),
+    rateLimit: Type.Union([TokenBudgetSchema, Type.Null()], {
+      description: "The token's own budget, counted as well as its user's; null: the user's alone",
+    }),
   },
   { $id: 'Token' }
 )
@@ -38,6 +53,12 @@ export const CreateTokenBody = Type.Object({
       minimum: MIN_TOKEN_LIFETIME_DAYS,
       maximum: MAX_TOKEN_LIFETIME_DAYS,
       default: DEFAULT_TOKEN_LIFETIME_DAYS,
+    })
+  ),
+  // null as the token list shows it: no budget of its own
+  rateLimit: Type.Optional(
+    Type.Union([TokenBudgetSchema, Type.Null()], {
+      description: "A budget of the token's own, at most the user's limit for that window length",
     })
   ),
 })

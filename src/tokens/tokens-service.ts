@@ -1,16 +1,23 @@
 import type { Database, DbOrTx } from '../db/client.js'
-import type { AuthTokenRow } from '../db/schema.js'
+import type { AuthTokenRow, UserRow } from '../db/schema.js'
 import type { Deps } from '../deps.js'
 import { ApiError } from '../errors.js'
 import { recordEvent } from '../events/events-repository.js'
 import { enqueueMail } from '../mail/outbox-repository.js'
 import { personalTokenCreatedNotice } from '../mail/templates.js'
+import { readOverride } from '../rate-limits/rate-limits-repository.js'
+import { largestTokenMax, resolveLimit } from '../rate-limits/rate-limits-service.js'
 import { lockUserById } from '../users/users-repository.js'
 import type { Role, Scope } from './scopes.js'
 import { effectiveScopes, heldScopes, SCOPES, scopesForRole } from './scopes.js'
 import { mintToken, parseToken } from './token-format.js'
 import * as repo from './tokens-repository.js'
-import { type CreateTokenBody, DEFAULT_TOKEN_LIFETIME_DAYS, type TokenView } from './tokens-schemas.js'
+import {
+  type CreateTokenBody,
+  DEFAULT_TOKEN_LIFETIME_DAYS,
+  type TokenBudget,
+  type TokenView,
+} from './tokens-schemas.js'
 
 /** The only place a token's plaintext exists: returned once to its owner, never stored. */
 export interface NewToken {
@@ -31,6 +38,8 @@ export interface AuthContext {
   kind: string
   role: Role
   scopes: ReadonlySet<Scope>
+  /** The token's own budget, counted as well as the user's; null: the user's alone. */
+  tokenBudget: TokenBudget | null
 }
 
 export type Verification =
@@ -59,9 +68,14 @@ export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session
       kind,
       role: token.role,
       scopes: effectiveScopes(kind, token),
+      tokenBudget: budgetOf(token.budgetMax, token.budgetWindowSeconds),
     },
   }
 }
+
+// the columns are both set or both null (a check constraint)
+const budgetOf = (max: number | null, windowSeconds: number | null): TokenBudget | null =>
+  max === null || windowSeconds === null ? null : { max, windowSeconds }
 
 /**
  * Checks a presented bearer token: a bad token is a value, not an exception. One query at most;
@@ -128,6 +142,7 @@ export function toTokenView (row: AuthTokenRow, currentTokenId: string): TokenVi
     lastUsedIp: row.lastUsedIp,
     userAgent: row.userAgent,
     current: row.id === currentTokenId,
+    rateLimit: budgetOf(row.rateLimitMax, row.rateLimitWindowSeconds),
   }
 }
 
@@ -158,6 +173,22 @@ function assertGrantable (requested: readonly Scope[], role: Role, creator: Auth
   }
 }
 
+/**
+ * A token's budget is never above its user's limit scaled to the token's window (API.md), so a
+ * tool given a budget cannot be told it has more than its user. An unlimited user may give any.
+ * Checked against the limit as it is now; if it later drops, both are counted and the user's binds.
+ */
+async function assertBudgetWithinUsers (deps: Deps, tx: DbOrTx, user: UserRow, budget: TokenBudget): Promise<void> {
+  const limit = resolveLimit(deps.config.rateLimit, user.role, await readOverride(tx, user.id))
+  const largest = largestTokenMax(limit, budget.windowSeconds)
+  if (largest === null || budget.max <= largest) return
+  const allowed = `at most ${largest} requests per ${budget.windowSeconds} seconds`
+  throw new ApiError('validation_failed', {
+    message: `A token's budget cannot exceed yours (${limit.max} per ${limit.windowSeconds} seconds): ${allowed}.`,
+    details: [{ path: '/rateLimit/max', message: `must be ${allowed} (your own limit)` }],
+  })
+}
+
 /** Creates a personal token (shown once); its owner is told by mail, without the secret. */
 export async function createPersonalToken (
   deps: Deps,
@@ -173,6 +204,8 @@ export async function createPersonalToken (
     // the token was valid a moment ago; its user can only vanish if deleted meanwhile
     if (!user) throw new ApiError('token_revoked')
     assertGrantable(body.scopes, user.role, creator)
+    const budget = body.rateLimit ?? null
+    if (budget) await assertBudgetWithinUsers(deps, tx, user, budget)
     const activeTokens = await repo.lockActiveTokens(tx, user.id, now)
     if (activeTokens.length >= maxActiveTokens) {
       throw new ApiError('token_limit_reached', {
@@ -190,6 +223,7 @@ export async function createPersonalToken (
       expiresAt: new Date(now.getTime() + lifetimeDays * DAY_MS),
       userAgent: request.userAgent,
       lastUsedIp: null,
+      ...(budget ? { rateLimitMax: budget.max, rateLimitWindowSeconds: budget.windowSeconds } : {}),
     })
     await recordEvent(tx, {
       type: 'token.created',

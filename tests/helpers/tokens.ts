@@ -11,7 +11,7 @@ export interface PersonalToken {
 export async function createPersonalToken (
   app: FastifyInstance,
   authToken: string,
-  body: { name?: string; scopes: string[]; expiresInDays?: number }
+  body: { name?: string; scopes: string[]; expiresInDays?: number; rateLimit?: { max: number; windowSeconds: number } }
 ): Promise<PersonalToken> {
   const response = await app.inject({
     method: 'POST',

@@ -40,6 +40,7 @@ describe('GET /v1/me/tokens', () => {
       lastUsedIp: null,
       userAgent: 'lightMyRequest',
       current: false,
+      rateLimit: null,
     })
     expect(tokens[1]).toMatchObject({ kind: 'session', current: true })
     expect(tokens[2]).toMatchObject({ kind: 'session', current: false })
