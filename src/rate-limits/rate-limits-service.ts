@@ -31,8 +31,8 @@ export function resolveLimit (
 /**
  * The most requests a token may have in `windowSeconds` without outrunning its user's limit
  * (API.md: a token's budget is never above its user's): max * userWindow <= userMax *
- * windowSeconds, rounded down. Integers throughout: both factors are bounded by the schemas
- * (1e9 requests, 86,400 seconds), so the product stays exact. null: any (an unlimited user).
+ * windowSeconds, rounded down. The schemas bound both factors (1e9 requests, 86,400 seconds),
+ * so the product stays below 2^53 and the rounded-down quotient is exact. null: any (an unlimited user).
  */
 export function largestTokenMax (limit: EffectiveLimit, windowSeconds: number): number | null {
   if (limit.max === null) return null

@@ -15,6 +15,18 @@ const SCOPES = ['profile:read', 'tokens:read']
 const createToken = (app: FastifyInstance, token: string, payload: Record<string, unknown>) =>
   app.inject({ method: 'POST', url: '/v1/me/tokens', headers: bearer(token), payload: { name: 'tool', scopes: SCOPES, ...payload } })
 
+/** An operator's override for the user, set through the admin API. */
+async function setUserLimit (userId: string, limit: { max: number; windowSeconds: number }) {
+  const admin = await createLoggedInAdmin(t.context.app, t.context.db.database)
+  const response = await t.context.app.inject({
+    method: 'PUT',
+    url: `/v1/admin/users/${userId}/rate-limit`,
+    headers: bearer(admin.token),
+    payload: limit,
+  })
+  expect(response.statusCode, response.body).toBe(200)
+}
+
 async function expectServed (app: FastifyInstance, token: string, times: number) {
   for (let i = 0; i < times; i++) expect((await ping(app, token)).statusCode).toBe(200)
 }
@@ -58,15 +70,8 @@ describe('creating a token with a budget', () => {
   })
 
   it("measures against the user's override, not the default", async () => {
-    const admin = await createLoggedInAdmin(t.context.app, t.context.db.database)
     const { user, token } = await createLoggedInUser(t.context.app)
-    const set = await t.context.app.inject({
-      method: 'PUT',
-      url: `/v1/admin/users/${user.id}/rate-limit`,
-      headers: bearer(admin.token),
-      payload: { max: 100, windowSeconds: 60 },
-    })
-    expect(set.statusCode).toBe(200)
+    await setUserLimit(user.id, { max: 100, windowSeconds: 60 })
     expect((await createToken(t.context.app, token, { rateLimit: { max: 100, windowSeconds: 60 } })).statusCode).toBe(201)
     const over = await createToken(t.context.app, token, { rateLimit: { max: 101, windowSeconds: 60 } })
     expect(expectError(over, 400, 'validation_failed').details).toEqual([
@@ -132,16 +137,9 @@ describe('counting a token with a budget', () => {
   })
 
   it("keeps its budget when the user's limit drops below it: the user's binds", async () => {
-    const admin = await createLoggedInAdmin(t.context.app, t.context.db.database)
     const { user, token } = await createLoggedInUser(t.context.app)
     const tool = await createPersonalToken(t.context.app, token, { scopes: SCOPES, rateLimit: { max: 5, windowSeconds: 60 } })
-    const set = await t.context.app.inject({
-      method: 'PUT',
-      url: `/v1/admin/users/${user.id}/rate-limit`,
-      headers: bearer(admin.token),
-      payload: { max: 2, windowSeconds: 60 },
-    })
-    expect(set.statusCode).toBe(200)
+    await setUserLimit(user.id, { max: 2, windowSeconds: 60 })
     // the creation spent one of the user's 2
     const last = await ping(t.context.app, tool.token)
     expect(last.statusCode).toBe(200)
