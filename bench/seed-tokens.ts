@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Sql } from '../src/db/client.js'
-import { scopesForRole } from '../src/tokens/scopes.js'
+import { createScopeCatalog } from '../src/tokens/scopes.js'
 import { mintToken } from '../src/tokens/token-format.js'
 
 export interface SeedOptions {
@@ -39,7 +39,7 @@ export async function seedTokens (sql: Sql, options: SeedOptions): Promise<Seede
     insert into auth_tokens (user_id, token_hash, kind, name, scopes, created_at, expires_at, revoked, revoked_at)
     select u.id,
            sha256(convert_to(${run} || u.id::text || ':' || g, 'UTF8')),
-           'session', 'seeded', ${sql.array([...scopesForRole('user')])}::text[],
+           'session', 'seeded', ${sql.array([...createScopeCatalog({}).forRole('user')])}::text[],
            now() - g * interval '1 minute',
            now() + ${sql.unsafe(DAY)} * 7,
            g % ${activeEvery}::int <> 0,
@@ -51,7 +51,7 @@ export async function seedTokens (sql: Sql, options: SeedOptions): Promise<Seede
   const minted = userIds.map((userId) => ({ userId, ...mintToken('session') }))
   await sql`
     insert into auth_tokens (user_id, token_hash, kind, name, scopes, expires_at)
-    select id, hash, 'session', 'bench', ${sql.array([...scopesForRole('user')])}::text[], now() + ${sql.unsafe(DAY)} * 7
+    select id, hash, 'session', 'bench', ${sql.array([...createScopeCatalog({}).forRole('user')])}::text[], now() + ${sql.unsafe(DAY)} * 7
     from unnest(${sql.array(minted.map((m) => m.userId))}::uuid[],
                 ${sql.array(minted.map((m) => `\\x${m.digest.toString('hex')}`))}::bytea[]) as t(id, hash)`
   return minted.map((m) => ({ userId: m.userId, token: m.secret }))

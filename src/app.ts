@@ -14,6 +14,7 @@ import cleanupJob from './maintenance/cleanup-plugin.js'
 import { authenticatePlugin, clientIp } from './plugins/authenticate.js'
 import context from './plugins/context.js'
 import dbPlugin from './plugins/db.js'
+import scopesPlugin from './plugins/scopes.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendError, toApiError } from './plugins/error-handler.js'
 import gracefulClose from './plugins/graceful-close.js'
@@ -25,6 +26,7 @@ import { ErrorSchema } from './schemas.js'
 import { createLastUsedRecorder } from './tokens/last-used.js'
 import { forwardAuthRoutes } from './protect/forward-auth-routes.js'
 import { introspectionRoutes } from './protect/introspection-routes.js'
+import { scopesRoutes } from './tokens/scopes-routes.js'
 import { tokensRoutes } from './tokens/tokens-routes.js'
 import { TokenSchema } from './tokens/tokens-schemas.js'
 import { usersRoutes } from './users/users-routes.js'
@@ -129,6 +131,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(sensible)
   await app.register(context, { config, now })
   await app.register(dbPlugin, { database, closeOnShutdown: options.ownsDatabase ?? true })
+  await app.register(scopesPlugin)
   await app.register(rateLimitPlugin, {
     enabled: options.rateLimit?.enabled ?? true,
     keyPrefix: options.rateLimit?.keyPrefix ?? DEFAULT_KEY_PREFIX,
@@ -171,6 +174,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(healthRoutes)
   await app.register(usersRoutes)
   await app.register(tokensRoutes)
+  await app.register(scopesRoutes)
   await app.register(accountsRoutes)
   await app.register(eventsRoutes)
   await app.register(adminRoutes)

@@ -11,6 +11,7 @@ import { runningEmbeddedUrl, startEmbeddedPostgres } from './db/embedded.js'
 import type { UserRow } from './db/schema.js'
 import { CLEANUP_STEPS, type CleanupStep } from './maintenance/cleanup.js'
 import type { Deps } from './deps.js'
+import { readScopeCatalog } from './tokens/scope-declarations.js'
 import { OverrideMax, OverrideWindowSeconds } from './rate-limits/rate-limits-schemas.js'
 import * as rateLimits from './rate-limits/rate-limits-service.js'
 
@@ -247,7 +248,8 @@ export async function main (
   try {
     const { database, close } = await openDatabase(config)
     try {
-      const deps = { database, config, now: () => new Date() }
+      // the CLI reads the declaration the server recorded; it never changes it (its environment may lack SCOPES)
+      const deps = { database, config, now: () => new Date(), scopes: await readScopeCatalog(database.sql, config.scopes) }
       await command.run({ deps, io, limit: command.limit })
     } finally {
       await close()

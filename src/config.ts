@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { type Static, type TSchema, Type } from 'typebox'
 import { Value } from 'typebox/value'
+import { BUILT_IN_SCOPES, isScopeName, SCOPE_NAME_PATTERN } from './tokens/scopes.js'
 
 const Integer = (min: number, max: number, defaultValue?: number) =>
   Type.Integer({
@@ -86,6 +87,8 @@ const SETTINGS = {
   // the proxies in front (API.md, Rate limits): false (none), a hop count (true = 1), or the
   // addresses and CIDRs of the proxies; X-Forwarded-For entries past them are the client's to forge
   trustProxy: parsed('TRUST_PROXY', Type.String({ minLength: 1, default: 'false' }), (raw) => parseTrustProxy(raw)),
+  // application scopes (API.md, Tokens): `name` or `name=description`, comma-separated
+  scopes: parsed('SCOPES', Type.String({ default: '' }), (raw) => parseScopes(raw)),
   logLevel: variable(
     'LOG_LEVEL',
     Type.Union(
@@ -180,6 +183,29 @@ function toConfig (
 }
 
 const MAX_PROXY_HOPS = 100
+
+/** SCOPES's value as name → description, or a message saying what is wrong with it. */
+export function parseScopes (raw: string): Readonly<Record<string, string>> | string {
+  const scopes: Record<string, string> = {}
+  for (const entry of raw.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const separator = entry.indexOf('=')
+    const name = (separator === -1 ? entry : entry.slice(0, separator)).trim()
+    const description = separator === -1 ? name : entry.slice(separator + 1).trim()
+    const problem = scopeNameProblem(name, scopes)
+    if (problem) return problem
+    scopes[name] = description || name
+  }
+  return Object.freeze(scopes)
+}
+
+/** What is wrong with an application scope's name, if anything (the plugin's `scopes` too). */
+export function scopeNameProblem (name: string, declaredSoFar: Readonly<Record<string, string>> = {}): string | null {
+  const shown = JSON.stringify(name.slice(0, 70))
+  if (!isScopeName(name)) return `has ${shown}, which is not a scope name (1-64 characters matching ${SCOPE_NAME_PATTERN})`
+  if (name in BUILT_IN_SCOPES) return `has ${shown}, a built-in scope`
+  if (Object.hasOwn(declaredSoFar, name)) return `has ${shown} twice`
+  return null
+}
 
 /** TRUST_PROXY's value, or a message saying what is wrong with it. */
 export function parseTrustProxy (raw: string): TrustProxy | string {

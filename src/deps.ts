@@ -1,6 +1,7 @@
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import type { LoginThrottle } from './rate-limits/login-throttle.js'
+import type { ScopeCatalog } from './tokens/scopes.js'
 import type { PasswordHasher } from './users/passwords.js'
 
 /**
@@ -12,6 +13,8 @@ export interface Deps {
   database: Database
   now: () => Date
   config: Config
+  /** The built-in and declared scopes, with their retirements (tokens/scope-declarations.ts). */
+  scopes: ScopeCatalog
 }
 
 /** The services that check passwords add the hasher and the failed-login throttle. */

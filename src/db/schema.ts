@@ -148,3 +148,13 @@ export type AuthTokenRow = typeof authTokens.$inferSelect
 export type SecurityEventRow = typeof securityEvents.$inferSelect
 export type MailRow = typeof mailOutbox.$inferSelect
 export type OneTimeTokenRow = typeof oneTimeTokens.$inferSelect
+
+/**
+ * The application scopes declared (SCOPES, the plugin's `scopes`) as of the last start, and when
+ * each was last left out of the declaration: tokens issued before that never hold it again.
+ */
+export const scopeDeclarations = pgTable('scope_declarations', {
+  name: text('name').primaryKey(),
+  declared: boolean('declared').notNull(),
+  retiredAt: timestamp('retired_at', { withTimezone: true }),
+})

@@ -78,7 +78,7 @@ type Guard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
  */
 async function authenticate (app: FastifyInstance, options: AuthenticateOptions) {
   app.decorateRequest('auth', null)
-  const deps = { database: app.database, now: options.now }
+  const deps = { database: app.database, now: options.now, scopes: app.scopes }
 
   const guardFor = (required: AuthRequirement): Guard => async function guard (request, reply) {
     const header = request.headers.authorization
@@ -114,4 +114,4 @@ export function authOf (request: FastifyRequest): AuthContext {
   return request.auth
 }
 
-export const authenticatePlugin = fp(authenticate, { name: 'authenticate', dependencies: ['db', 'rate-limit'] })
+export const authenticatePlugin = fp(authenticate, { name: 'authenticate', dependencies: ['db', 'rate-limit', 'scopes'] })

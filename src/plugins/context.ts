@@ -33,6 +33,7 @@ export function serviceDeps (app: FastifyInstance): AccountDeps {
     database: app.database,
     now: app.now,
     config: app.config,
+    scopes: app.scopes,
     passwords: app.passwords,
     loginThrottle: app.loginThrottle,
   }

@@ -12,7 +12,7 @@ import { IntrospectBody, Introspection } from './protect-schemas.js'
 export const introspectionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // RFC 7662 section 2.1: the request is form-encoded; here only (every other route takes JSON)
   await app.register(formBody, { bodyLimit: 4096 })
-  const deps = { database: app.database, now: app.now }
+  const deps = { database: app.database, now: app.now, scopes: app.scopes }
 
   app.post(
     '/v1/introspect',

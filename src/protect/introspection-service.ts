@@ -16,7 +16,7 @@ export async function introspectToken (deps: VerifyDeps, presented: string): Pro
   const parsed = parseToken(presented)
   if (!parsed || parsed.kind === 'mail') return INACTIVE
   const [token] = await findTokenForAuth(deps.database.sql, parsed.digest)
-  const verdict = checkToken(token, parsed.kind, deps.now())
+  const verdict = checkToken(deps.scopes, token, parsed.kind, deps.now())
   if (!verdict.ok || !token) return INACTIVE
   const { auth } = verdict
   return {

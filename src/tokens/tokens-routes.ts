@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { authOf, requestInfo } from '../plugins/authenticate.js'
 import { serviceDeps } from '../plugins/context.js'
 import { Accepted, accepted, errorResponses, IdParams } from '../schemas.js'
-import { CreatedToken, CreateTokenBody, RevokeLeakedBody, TokenList } from './tokens-schemas.js'
+import { CreatedToken, createTokenBodySchema, RevokeLeakedBody, TokenList } from './tokens-schemas.js'
 import {
   createPersonalToken,
   listTokens,
@@ -91,7 +91,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: 'Create a personal token with chosen scopes and lifetime; the secret is shown once',
         security: [{ bearer: [] }],
-        body: CreateTokenBody,
+        body: createTokenBodySchema(app.scopes.list.map((scope) => scope.name)),
         response: { 201: CreatedToken, ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
       },
     },

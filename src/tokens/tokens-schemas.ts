@@ -1,15 +1,11 @@
 import { type Static, Type } from 'typebox'
 import { OverrideWindowSeconds } from '../rate-limits/rate-limits-schemas.js'
 import { SafeText, Timestamp, Uuid } from '../schemas.js'
-import { SCOPES, type Scope } from './scopes.js'
+import type { Scope } from './scopes.js'
 
 export const MIN_TOKEN_LIFETIME_DAYS = 1
 export const MAX_TOKEN_LIFETIME_DAYS = 365
 export const DEFAULT_TOKEN_LIFETIME_DAYS = 90
-
-// an enum rather than a union of literals: one clear error per unknown name ("must be equal to
-// one of the allowed values" at /scopes/<i>) instead of one per literal
-const ScopeName = Type.Unsafe<Scope>({ type: 'string', enum: [...SCOPES] })
 
 /**
  * A personal token's own budget, counted as well as its user's. `max` is at least 1: a token
@@ -45,9 +41,16 @@ export type TokenView = Static<typeof TokenSchema>
 
 export const TokenList = Type.Object({ tokens: Type.Array(Type.Ref('Token')) })
 
-export const CreateTokenBody = Type.Object({
+/** POST /v1/me/tokens's body, for an app whose scopes (built-in and declared) are `scopeNames`. */
+export const createTokenBodySchema = (scopeNames: readonly Scope[]) => Type.Object({
   name: SafeText(1, 100, 'What the token is for, e.g. "backup script"'),
-  scopes: Type.Array(ScopeName, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true }),
+  // an enum rather than a union of literals: one clear error per unknown name ("must be equal to
+  // one of the allowed values" at /scopes/<i>) instead of one per literal
+  scopes: Type.Array(Type.Unsafe<Scope>({ type: 'string', enum: [...scopeNames] }), {
+    minItems: 1,
+    maxItems: scopeNames.length,
+    uniqueItems: true,
+  }),
   expiresInDays: Type.Optional(
     Type.Integer({
       minimum: MIN_TOKEN_LIFETIME_DAYS,
@@ -62,7 +65,7 @@ export const CreateTokenBody = Type.Object({
     })
   ),
 })
-export type CreateTokenBody = Static<typeof CreateTokenBody>
+export type CreateTokenBody = Static<ReturnType<typeof createTokenBodySchema>>
 
 export const CreatedToken = Type.Object({
   token: Type.String({ description: 'The bearer token: shown once, never again' }),

@@ -9,7 +9,7 @@ import { readOverride } from '../rate-limits/rate-limits-repository.js'
 import { largestTokenMax, resolveLimit } from '../rate-limits/rate-limits-service.js'
 import { lockUserById } from '../users/users-repository.js'
 import type { Role, Scope } from './scopes.js'
-import { effectiveScopes, heldScopes, SCOPES, scopesForRole } from './scopes.js'
+import type { ScopeCatalog } from './scopes.js'
 import { mintToken, parseToken } from './token-format.js'
 import * as repo from './tokens-repository.js'
 import {
@@ -51,10 +51,16 @@ const TOKEN_INVALID: Verification = Object.freeze({ ok: false, code: 'token_inva
 export interface VerifyDeps {
   database: Database
   now: () => Date
+  scopes: ScopeCatalog
 }
 
 /** The verdict on the row found for a presented token (undefined: no such token). */
-export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session' | 'personal', now: Date): Verification {
+export function checkToken (
+  scopes: ScopeCatalog,
+  token: repo.TokenForAuth | undefined,
+  kind: 'session' | 'personal',
+  now: Date
+): Verification {
   if (!token) return TOKEN_INVALID
   // a disabled account's tokens are revoked when it is disabled; the flag also covers any race
   if (token.revoked || token.disabled) return { ok: false, code: 'token_revoked' }
@@ -67,7 +73,7 @@ export function checkToken (token: repo.TokenForAuth | undefined, kind: 'session
       username: token.username,
       kind,
       role: token.role,
-      scopes: effectiveScopes(kind, token),
+      scopes: scopes.effective(kind, token),
       tokenBudget: budgetOf(token.budgetMax, token.budgetWindowSeconds),
     },
   }
@@ -85,7 +91,7 @@ export async function verifyToken (deps: VerifyDeps, presented: string): Promise
   const parsed = parseToken(presented)
   if (!parsed || parsed.kind === 'mail') return TOKEN_INVALID
   const [token] = await repo.findTokenForAuth(deps.database.sql, parsed.digest)
-  return checkToken(token, parsed.kind, deps.now())
+  return checkToken(deps.scopes, token, parsed.kind, deps.now())
 }
 
 /**
@@ -118,8 +124,8 @@ export async function issueSessionToken (
     tokenHash: digest,
     kind: 'session',
     name: options.name,
-    // every scope, narrowed by the role on each request (see effectiveScopes)
-    scopes: [...SCOPES],
+    // every scope the role allows, narrowed by the role on each request (ScopeCatalog.effective)
+    scopes: [...deps.scopes.forRole('admin')],
     expiresAt: new Date(now.getTime() + deps.config.sessionTtlSeconds * 1000),
     userAgent: options.request.userAgent,
     lastUsedIp: null,
@@ -150,15 +156,16 @@ export function toTokenView (row: AuthTokenRow, currentTokenId: string): TokenVi
 export async function listTokens (deps: Deps, auth: AuthContext): Promise<TokenView[]> {
   const rows = await repo.listActiveTokens(deps.database.db, auth.userId, deps.now())
   // what each token holds now, not what it was issued with (a session's stored scopes are all of them)
-  return rows.map((row) => toTokenView({ ...row, scopes: heldScopes(row.scopes, auth.role) }, auth.tokenId))
+  return rows.map((row) =>
+    toTokenView({ ...row, scopes: deps.scopes.held(row.scopes, auth.role, row.createdAt.getTime()) }, auth.tokenId))
 }
 
 /**
  * A token never holds a scope its user's role does not allow, nor one the token creating it
  * lacks (a `tokens:write`-only token must not mint itself `profile:write`). Refused, never narrowed.
  */
-function assertGrantable (requested: readonly Scope[], role: Role, creator: AuthContext): void {
-  const allowed = scopesForRole(role)
+function assertGrantable (scopes: ScopeCatalog, requested: readonly Scope[], role: Role, creator: AuthContext): void {
+  const allowed = scopes.forRole(role)
   const beyondRole = requested.filter((scope) => !allowed.includes(scope))
   if (beyondRole.length > 0) {
     throw new ApiError('forbidden', {
@@ -203,7 +210,7 @@ export async function createPersonalToken (
     const user = await lockUserById(tx, creator.userId)
     // the token was valid a moment ago; its user can only vanish if deleted meanwhile
     if (!user) throw new ApiError('token_revoked')
-    assertGrantable(body.scopes, user.role, creator)
+    assertGrantable(deps.scopes, body.scopes, user.role, creator)
     const budget = body.rateLimit ?? null
     if (budget) await assertBudgetWithinUsers(deps, tx, user, budget)
     const activeTokens = await repo.lockActiveTokens(tx, user.id, now)

@@ -81,5 +81,5 @@ export function useTestApp (options: Omit<TestAppOptions, 'database'> = {}) {
 }
 
 export async function truncateAll (database: Database) {
-  await database.sql`truncate users, auth_tokens, rate_limit_overrides, one_time_tokens, mail_outbox, security_events cascade`
+  await database.sql`truncate users, auth_tokens, rate_limit_overrides, one_time_tokens, mail_outbox, security_events, scope_declarations cascade`
 }

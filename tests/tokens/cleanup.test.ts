@@ -5,6 +5,7 @@ import { CLEANUP_LOCK_ID, runCleanup } from '../../src/maintenance/cleanup.js'
 import { pruneTokensBatch } from '../../src/tokens/tokens-repository.js'
 import { pruneExpiredTokens } from '../../src/tokens/tokens-service.js'
 import { buildTestApp, testConfig, useTestApp } from '../helpers/app.js'
+import { createScopeCatalog } from '../../src/tokens/scopes.js'
 import { createLoggedInUser, ping } from '../helpers/factories.js'
 
 const t = useTestApp()
@@ -13,7 +14,7 @@ const NOW = new Date(Math.floor(Date.now() / 1000) * 1000)
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000)
 // drizzle swaps the shared client's date serializers: raw queries take ISO strings
 const iso = (date: Date | null) => date?.toISOString() ?? null
-const depsAt = (now: Date) => ({ database: t.context.db.database, config: testConfig(), now: () => now })
+const depsAt = (now: Date) => ({ database: t.context.db.database, config: testConfig(), now: () => now, scopes: createScopeCatalog({}) })
 
 /**
  * One token row per case, with the given expiry and revocation times (and `batch` after each

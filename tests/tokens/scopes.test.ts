@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SCOPES, type Scope } from '../../src/tokens/scopes.js'
+import { createScopeCatalog, SCOPES, type Scope } from '../../src/tokens/scopes.js'
 import { verifyToken } from '../../src/tokens/tokens-service.js'
 import { promoteToAdmin } from '../helpers/admin.js'
 import { useTestApp } from '../helpers/app.js'
@@ -7,7 +7,7 @@ import { bearer, createLoggedInUser, expectError, login, type TestUser } from '.
 import { createPersonalToken } from '../helpers/tokens.js'
 
 const t = useTestApp()
-const verifyDeps = () => ({ database: t.context.db.database, now: () => new Date() })
+const verifyDeps = () => ({ database: t.context.db.database, now: () => new Date(), scopes: createScopeCatalog({}) })
 const USER_SCOPES = SCOPES.filter((scope) => scope !== 'admin' && scope !== 'tokens:introspect')
 
 interface RouteCase {
