@@ -12,6 +12,8 @@ import type { UserRow } from './db/schema.js'
 import { CLEANUP_STEPS, type CleanupStep } from './maintenance/cleanup.js'
 import type { Deps } from './deps.js'
 import { readScopeCatalog } from './tokens/scope-declarations.js'
+import { type CreateTokenBody, createTokenBodySchema } from './tokens/tokens-schemas.js'
+import { createPersonalToken } from './tokens/tokens-service.js'
 import { OverrideMax, OverrideWindowSeconds } from './rate-limits/rate-limits-schemas.js'
 import * as rateLimits from './rate-limits/rate-limits-service.js'
 
@@ -31,6 +33,10 @@ Commands (<user> is a username or an email address):
                                 override the user's limit (--max 0 refuses every request;
                                 --window defaults to RATE_LIMIT_WINDOW_SECONDS)
   rate-limit clear <user>       remove the override (back to the role or default limit)
+  tokens create <user> --name <name> --scopes <a,b> [--expires-in-days <D>]
+                                create a personal token for the user (e.g. the tokens:introspect
+                                token a gateway or service introspects with, for an admin) and
+                                print its secret, once, on stdout; what it is goes to stderr
   tokens revoke-all <user>      revoke every token of the user
   tokens prune                  delete tokens expired or revoked more than
                                 TOKEN_RETENTION_DAYS days ago
@@ -58,10 +64,18 @@ interface LimitOptions {
   windowSeconds: number | undefined
 }
 
+/** `tokens create`'s options, as typed: checked against the route's schema once the scopes are known. */
+interface TokenOptions {
+  name: string | undefined
+  scopes: string | undefined
+  expiresInDays: string | undefined
+}
+
 interface Context {
   deps: Deps
   io: CliIo
   limit: LimitOptions | undefined
+  token: TokenOptions
 }
 
 type Handler = (context: Context, name: string) => Promise<void>
@@ -134,12 +148,49 @@ const USER_COMMANDS: Record<string, Record<string, Handler>> = {
     },
   },
   tokens: {
+    create: async ({ deps, io, token: options }, name) => {
+      const user = await admin.findUserByName(deps, name)
+      const body = tokenBody(deps, options)
+      // the operator acts with everything the user's role allows (the route: what the caller's token holds)
+      const creator = {
+        userId: user.id,
+        tokenId: 'cli',
+        username: user.username,
+        kind: 'cli',
+        role: user.role,
+        scopes: new Set(deps.scopes.forRole(user.role)),
+        tokenBudget: null,
+      }
+      const created = await createPersonalToken(deps, creator, body, CLI_ACTOR)
+      io.out(created.secret)
+      const expires = created.row.expiresAt?.toISOString() ?? 'never'
+      io.err(`Personal token ${created.row.id} "${created.row.name}" for ${describeUser(user)}, scopes ${created.row.scopes.join(' ')}, expires ${expires}. The secret above is shown once: store it now.`)
+    },
     'revoke-all': async ({ deps, io }, name) => {
       const user = await admin.findUserByName(deps, name)
       const count = await admin.revokeAllTokensAsAdmin(deps, CLI_ACTOR, user.id)
       io.out(`${describeUser(user)}: ${count} active token${count === 1 ? '' : 's'} revoked.`)
     },
   },
+}
+
+const TOKEN_FLAGS: Record<string, string> = { name: '--name', scopes: '--scopes', expiresInDays: '--expires-in-days' }
+
+/** `tokens create`'s body, checked with POST /v1/me/tokens's own schema, so the two never disagree. */
+function tokenBody (deps: Deps, options: TokenOptions): CreateTokenBody {
+  const days = options.expiresInDays
+  const body = {
+    name: options.name,
+    scopes: options.scopes?.split(',').map((scope) => scope.trim()).filter((scope) => scope !== ''),
+    ...(days === undefined ? {} : { expiresInDays: /^\d+$/.test(days) ? Number(days) : days }),
+  }
+  const schema = createTokenBodySchema(deps.scopes.list.map((scope) => scope.name))
+  const [error] = Value.Errors(schema, body)
+  if (error === undefined) return body as CreateTokenBody
+  const field = error.instancePath.split('/')[1] ?? (error.params as { requiredProperties?: string[] }).requiredProperties?.[0]
+  const flag = TOKEN_FLAGS[field ?? ''] ?? '--name'
+  const known = flag === '--scopes' ? ` (the scopes: ${deps.scopes.list.map((scope) => scope.name).join(', ')})` : ''
+  throw new UsageError(`tokens create: ${flag} ${error.message}${known}`)
 }
 
 /** `<step> prune`: one of the cleanup job's steps, with the server's retention settings. */
@@ -151,6 +202,7 @@ async function prune ({ deps, io }: Context, step: CleanupStep) {
 interface Parsed {
   run: (context: Context) => Promise<void>
   limit: LimitOptions | undefined
+  token: TokenOptions
 }
 
 /** Everything about the command line is checked before any database is opened. */
@@ -163,11 +215,12 @@ function parseCommand (argv: string[]): Parsed | 'help' {
   }
   const { values, positionals } = parsed
   if (values.help || positionals.length === 0) return 'help'
+  const token = { name: values.name, scopes: values.scopes, expiresInDays: values['expires-in-days'] }
   const [group = '', action, name, ...extra] = positionals
   const pruneStep = action === 'prune' ? CLEANUP_STEPS.find((step) => step.name === group) : undefined
   if (pruneStep) {
     if (name !== undefined) throw new UsageError(`${group} prune takes no arguments`)
-    return { run: (context) => prune(context, pruneStep), limit: undefined }
+    return { run: (context) => prune(context, pruneStep), limit: undefined, token }
   }
   const actions = USER_COMMANDS[group]
   if (!actions) throw new UsageError(`unknown command "${group}"`)
@@ -181,8 +234,12 @@ function parseCommand (argv: string[]): Parsed | 'help' {
   if (!usesLimitOptions && (values.max !== undefined || values.window !== undefined)) {
     throw new UsageError('--max and --window only apply to rate-limit set')
   }
+  const createsToken = group === 'tokens' && action === 'create'
+  if (!createsToken && Object.values(token).some((value) => value !== undefined)) {
+    throw new UsageError('--name, --scopes and --expires-in-days only apply to tokens create')
+  }
   const limit = usesLimitOptions ? parseLimitOptions(values) : undefined
-  return { run: (context) => handler(context, name), limit }
+  return { run: (context) => handler(context, name), limit, token }
 }
 
 function parse (argv: string[]) {
@@ -193,6 +250,9 @@ function parse (argv: string[]) {
     options: {
       max: { type: 'string' },
       window: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      'expires-in-days': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -250,7 +310,7 @@ export async function main (
     try {
       // the CLI reads the declaration the server recorded; it never changes it (its environment may lack SCOPES)
       const deps = { database, config, now: () => new Date(), scopes: await readScopeCatalog(database.sql, config.scopes) }
-      await command.run({ deps, io, limit: command.limit })
+      await command.run({ deps, io, limit: command.limit, token: command.token })
     } finally {
       await close()
     }
