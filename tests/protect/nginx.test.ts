@@ -32,6 +32,11 @@ async function startUpstream () {
   return { port: (server.address() as AddressInfo).port, received, close: () => new Promise((resolve) => server.close(resolve)) }
 }
 
+it('the README shows the nginx configuration the test runs, word for word', async () => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  expect(readme).toContain((await readFile(TEMPLATE, 'utf8')).trimEnd())
+})
+
 describe.runIf(NGINX)('nginx in front of an API, with the README’s configuration', () => {
   let db: TestDatabase
   let app: FastifyInstance
