@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
 import { authOf } from '../plugins/authenticate.js'
 import { errorResponses } from '../schemas.js'
@@ -65,7 +66,10 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Forward authentication for a reverse proxy or gateway',
         security: [{ bearer: [] }],
         hide: url.endsWith('*'),
-        response: errorResponses(400, 401, 403, 429, 503),
+        response: {
+          200: Type.String({ maxLength: 0, description: 'Allowed: an empty body, the caller in the x-tessera-* headers' }),
+          ...errorResponses(400, 401, 403, 429, 503),
+        },
       },
       handler: async (request, reply) => {
         const auth = authOf(request)
@@ -78,7 +82,7 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
             'x-tessera-role': auth.role,
             'x-tessera-scopes': [...auth.scopes].join(' '),
           })
-          .send()
+          .send('')
       },
     })
   }
