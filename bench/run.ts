@@ -15,7 +15,7 @@
  * Env: DATABASE_URL (a server; a fresh database is created on it) or none (embedded PostgreSQL),
  * BENCH_SLICES (turns per target, default 10), BENCH_SLICE_SECONDS (default 3),
  * BENCH_SOAK_SECONDS (default 60), REDIS_URL,
- * BENCH_ONLY (a comma list of the sections to run: ceiling, size, redis, soak; default all),
+ * BENCH_ONLY (a comma list of the sections to run: ceiling, protect, size, redis, soak; default all),
  * BENCH_COMPARE_REF (a git ref): every Tessera target of a section gets a twin "(c0) … at <ref>",
  * run from a temporary `git worktree` of that ref (with this checkout's node_modules) in the same
  * turns, and c/c0 is printed for each pair (throughput, and CPU per request): a change is measured
@@ -30,14 +30,14 @@ import autocannon from 'autocannon'
 import postgres from 'postgres'
 import { createDb, runMigrations } from '../src/db/client.js'
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js'
-import { createBenchToken, seedTokensUpTo, seedUsers } from './seed.js'
+import { createBenchToken, createIntrospectionToken, seedTokensUpTo, seedUsers } from './seed.js'
 
 const SLICES = Number(process.env.BENCH_SLICES ?? 10)
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 3)
 const WARM_UP_SECONDS = 3
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 60)
 const CONNECTIONS = 50
-const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'ceiling,size,redis,soak').split(',').map((s) => s.trim()))
+const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'ceiling,protect,size,redis,soak').split(',').map((s) => s.trim()))
 const COMPARE_REF = process.env.BENCH_COMPARE_REF
 
 interface Figures {
@@ -75,6 +75,7 @@ async function seededDatabase (serverUrl: string, tokens: number) {
   const { sql, close } = createDb(url.toString())
   await seedUsers(sql)
   const token = await createBenchToken(sql)
+  const introspectionToken = await createIntrospectionToken(sql)
   const rows = await seedTokensUpTo(sql, tokens)
   // settle the bulk insert (visibility map, dirty pages) so the first target does not pay for it
   await sql`vacuum analyze auth_tokens`
@@ -83,6 +84,7 @@ async function seededDatabase (serverUrl: string, tokens: number) {
   return {
     url: url.toString(),
     token,
+    introspectionToken,
     rows,
     drop: async () => {
       await admin.unsafe(`drop database if exists ${name} with (force)`)
@@ -181,7 +183,18 @@ interface Contender {
   env?: Record<string, string>
   /** The checkout to run bench/target.ts from (BENCH_COMPARE_REF's); this one by default. */
   cwd?: string
+  /** What to ask for, if not GET /v1/ping. */
+  request?: { path: string; method: 'GET' | 'POST'; body?: string; contentType?: string }
 }
+
+/** autocannon's options for one contender's requests. */
+const requestOf = (target: Target, c: Contender | undefined) => ({
+  url: c?.request ? target.url.replace('/v1/ping', c.request.path) : target.url,
+  connections: CONNECTIONS,
+  method: c?.request?.method ?? 'GET',
+  ...(c?.request?.body === undefined ? {} : { body: c.request.body }),
+  headers: { ...authorization(c?.token ?? null), ...(c?.request?.contentType ? { 'content-type': c.request.contentType } : {}) },
+})
 
 /**
  * Starts the contenders side by side, warms each up, then loads them in turns (ABBA…) for
@@ -192,7 +205,7 @@ async function compareInSlices (contenders: Contender[]): Promise<Figures[]> {
   try {
     for (const c of contenders) targets.push(await startTarget(c.kind, c.databaseUrl, c.env, c.cwd))
     for (const [i, c] of contenders.entries()) {
-      await autocannon({ url: targets[i]?.url ?? '', connections: CONNECTIONS, duration: WARM_UP_SECONDS, headers: authorization(c.token) })
+      await autocannon({ ...requestOf(targets[i] as Target, c), duration: WARM_UP_SECONDS })
     }
     const totals = contenders.map(() => ({ requests: 0, ticks: 0, p99s: [] as number[], non2xx: 0, errors: 0 }))
     for (let slice = 0; slice < SLICES; slice++) {
@@ -202,12 +215,7 @@ async function compareInSlices (contenders: Contender[]): Promise<Figures[]> {
         const target = targets[i] as Target
         const total = totals[i] as (typeof totals)[number]
         const ticksBefore = cpuTicks(target.pid)
-        const result = await autocannon({
-          url: target.url,
-          connections: CONNECTIONS,
-          duration: SLICE_SECONDS,
-          headers: authorization(contenders[i]?.token ?? null),
-        })
+        const result = await autocannon({ ...requestOf(target, contenders[i]), duration: SLICE_SECONDS })
         total.ticks += cpuTicks(target.pid) - ticksBefore
         total.requests += result.requests.total
         total.p99s.push(result.latency.p99)
@@ -318,6 +326,23 @@ await withServer(async (serverUrl) => {
           `(c-) ${cpu(unlimited).toFixed(0)} µs: Tessera's own work ~${(cpu(c) - cpu(b)).toFixed(0)} µs, ` +
           `of which request limiting ~${(cpu(c) - cpu(unlimited)).toFixed(0)} µs`
       )
+    }
+
+    if (SECTIONS.has('protect')) {
+      console.log('\nprotecting other APIs, in turns (one target each, the same token)')
+      const check = (label: string, request: Contender['request']) => ({ ...at(large, label, 'tessera'), request })
+      const introspect = { ...at(large, '(i) POST /v1/introspect', 'tessera'), token: large.introspectionToken }
+      const { own: [ping, forward, introspection] } = await compare([
+        at(large, '(c) GET /v1/ping', 'tessera'),
+        check('(f) GET /v1/auth/check', { path: '/v1/auth/check/orders/42', method: 'GET' }),
+        { ...introspect, request: { path: '/v1/introspect', method: 'POST', body: `token=${large.token}`, contentType: 'application/x-www-form-urlencoded' } },
+      ], undefined)
+      console.log(
+        `  CPU per request: ping ${cpu(ping).toFixed(1)} µs, auth/check ${cpu(forward).toFixed(1)} µs ` +
+          `(${(cpu(forward) / cpu(ping)).toFixed(2)}x), introspect ${cpu(introspection).toFixed(1)} µs (${(cpu(introspection) / cpu(ping)).toFixed(2)}x)`
+      )
+      ratio('auth/check / ping (throughput)', forward, ping)
+      ratio('introspect / ping (throughput)', introspection, ping)
     }
 
     if (SECTIONS.has('size')) {

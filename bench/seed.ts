@@ -47,3 +47,15 @@ export async function createBenchToken (sql: Sql): Promise<string> {
     values (${user?.id ?? ''}, ${digest}, 'session', 'bench', ${sql.array(['profile:read'])}, now() + interval '1 day')`
   return secret
 }
+
+/** An admin's personal token holding tokens:introspect alone: the resource server of the introspection bench. */
+export async function createIntrospectionToken (sql: Sql): Promise<string> {
+  const [admin] = await sql<{ id: string }[]>`
+    insert into users (email, username, password_hash, role) values ('service@bench.invalid', 'bench_service', 'not-a-hash', 'admin')
+    on conflict (email) do update set email = excluded.email returning id`
+  const { secret, digest } = mintToken('personal')
+  await sql`
+    insert into auth_tokens (user_id, token_hash, kind, name, scopes, expires_at)
+    values (${admin?.id ?? ''}, ${digest}, 'personal', 'bench introspection', ${sql.array(['tokens:introspect'])}, now() + interval '1 day')`
+  return secret
+}
