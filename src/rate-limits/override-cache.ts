@@ -31,32 +31,20 @@ export function createOverrideCache (options: OverrideCacheOptions) {
     perf: { now: () => options.now().getTime() },
     ttlResolution: 0,
   })
-  // the loaded values, read without an await on the hot path (measured: see bench/RESULTS.md);
-  // an entry is here only while its promise is the one in `entries`
-  const loaded = new WeakMap<Promise<Override | null>, Override | null>()
   let unlisten: (() => Promise<void>) | null = null
 
   const load = (userId: string): Promise<Override | null> => {
     const value = findOverride(options.sql, userId)
     entries.set(userId, value)
-    value.then(
-      (override) => loaded.set(value, override),
-      // a failed load is not kept: the next request retries
-      () => {
-        if (entries.get(userId) === value) entries.delete(userId)
-      }
-    )
+    // a failed load is not kept: the next request retries
+    value.catch(() => {
+      if (entries.get(userId) === value) entries.delete(userId)
+    })
     return value
   }
 
   return {
     get: (userId: string): Promise<Override | null> => entries.get(userId) ?? load(userId),
-
-    /** The user's override if it is loaded (null: none), undefined if `get` must load it. */
-    peek (userId: string): Override | null | undefined {
-      const entry = entries.get(userId)
-      return entry === undefined ? undefined : loaded.get(entry)
-    },
 
     invalidate (userId: string) {
       entries.delete(userId)

@@ -116,12 +116,7 @@ function createRequestLimiter (settings: RateLimitSettings, cache: OverrideCache
     // request limiting off (benchmarks)
     if (counters === null) return
     const { auth } = request
-    let budget = anonymous
-    if (auth) {
-      // a loaded override is read without an await: the common case costs no microtask
-      const cached = cache.peek(auth.userId)
-      budget = resolveLimit(settings, auth.role, cached === undefined ? await cache.get(auth.userId) : cached)
-    }
+    const budget = auth ? resolveLimit(settings, auth.role, await cache.get(auth.userId)) : anonymous
     request.rateLimitBudget = budget
     if (auth?.tokenBudget) {
       return countWithTokenBudget(counters, reply, userKey(auth.userId), budget, auth.tokenId, auth.tokenBudget)
