@@ -60,6 +60,7 @@ describe('loadConfig', () => {
       CLEANUP_INTERVAL_SECONDS: '0',
       MAIL_POLL_INTERVAL_SECONDS: '7',
       MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
+      SCOPES: 'orders:read=Read orders,orders:write',
     })
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -73,6 +74,7 @@ describe('loadConfig', () => {
       login: { maxFailures: 3, failureWindowSeconds: 60 },
       argon2: { memoryKib: 4096, timeCost: 3, parallelism: 2 },
       requireEmailVerification: true,
+      scopes: { 'orders:read': 'Read orders', 'orders:write': 'orders:write' },
       emailVerificationTtlSeconds: 600,
       passwordResetTtlSeconds: 900,
       smtpUrl: 'smtp://mail:25',
