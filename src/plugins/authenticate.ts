@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../errors.js'
+import { renderError } from './error-handler.js'
 import type { Scope } from '../tokens/scopes.js'
 import { type AuthContext, verifyToken } from '../tokens/tokens-service.js'
 
@@ -22,6 +23,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The guard of the request's route, for a request whose body was refused before it ran. */
     guard(request: FastifyRequest, reply: FastifyReply): Promise<void>
+    /** The preValidation hook guarding every route that declares `config.auth`. */
+    guardHook(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>
   }
 }
 
@@ -66,21 +69,17 @@ export interface AuthenticateOptions {
   onAuthenticated?: (request: FastifyRequest, auth: AuthContext) => void
 }
 
-type Guard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-
 /**
- * The guard: one preHandler on each route that declares `config.auth`. It verifies the token
- * with one query, has the caller counted (the user, or the IP for a refused token, so guessing
- * ends in 429), then refuses or lets the request through. API.md checks the token before the
- * body: the route validates with `attachValidation`, and the guard raises the body's verdict only
- * once the caller is known and counted (a body refused earlier still, while parsing, is sent
- * through the guard by the error handler).
+ * The guard: verifies the token with one query, has the caller counted (the user, or the IP for
+ * a refused token, so guessing ends in 429), then refuses or lets the request through. It runs
+ * as a preValidation hook, so that API.md's order holds: the token is checked before the body is
+ * validated (a body refused earlier still, while parsing, is sent through the guard by the error
+ * handler).
  */
 async function authenticate (app: FastifyInstance, options: AuthenticateOptions) {
-  app.decorateRequest('auth', null)
   const deps = { database: app.database, now: options.now, scopes: app.scopes }
 
-  const guardFor = (required: AuthRequirement): Guard => async function guard (request, reply) {
+  async function guard (request: FastifyRequest, reply: FastifyReply, required: AuthRequirement) {
     const header = request.headers.authorization
     const verdict = header !== undefined && BEARER.test(header) ? await verifyToken(deps, header.slice(SCHEME_LENGTH)) : null
     if (verdict?.ok === true) {
@@ -93,18 +92,22 @@ async function authenticate (app: FastifyInstance, options: AuthenticateOptions)
     if (!verdict.ok) throw invalidToken(verdict.code)
     const needed = typeof required === 'function' ? required(request) : required
     if (needed !== 'any' && !verdict.auth.scopes.has(needed)) throw insufficientScope(needed)
-    if (request.validationError) throw request.validationError
   }
 
   app.decorate('guard', (request: FastifyRequest, reply: FastifyReply) =>
-    guardFor(request.routeOptions.config.auth ?? 'any')(request, reply))
+    guard(request, reply, request.routeOptions.config.auth ?? 'any'))
 
-  app.addHook('onRoute', (route) => {
-    const required = route.config?.auth
+  // the host app's hook (core.ts adds it where Tessera is registered, so that it reaches every
+  // route there, declared before or after): it renders its own refusals, since a host route's
+  // error handler is the host's, and API.md's answers must not depend on it
+  app.decorate('guardHook', async function guardHook (request: FastifyRequest, reply: FastifyReply) {
+    const required = request.routeOptions.config.auth
     if (required === undefined) return
-    const own = route.preHandler
-    route.preHandler = [guardFor(required), ...(own === undefined ? [] : Array.isArray(own) ? own : [own])]
-    route.attachValidation = true
+    try {
+      await guard(request, reply, required)
+    } catch (error) {
+      return renderError(error, request, reply)
+    }
   })
 }
 

@@ -140,22 +140,28 @@ async function guardFirst (app: FastifyInstance, error: unknown, request: Fastif
   return app.guard(request, reply).then(() => error, (refusal: unknown) => refusal)
 }
 
-/** One handler renders every failure in API.md's shape and hides the internals of 5xx. */
+/**
+ * Renders anything thrown in API.md's shape, hiding the internals of 5xx: the error handler of
+ * Tessera's routes, and the guard's on a host app's routes (where the error handler is the host's).
+ */
+export function renderError (thrown: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (isClientAbort(thrown, request)) {
+    request.log.info({ reason: (thrown as Error).message }, 'client closed the connection before its request arrived')
+    return sendError(reply, new ApiError('validation_failed', { message: 'The request body did not arrive.' }))
+  }
+  const apiError = toApiError(thrown)
+  if (apiError.statusCode >= 500) {
+    request.log.error({ err: loggable(thrown) }, apiError.code)
+  } else if (!(thrown instanceof ApiError)) {
+    request.log.info({ code: apiError.code, reason: (thrown as Error)?.message }, 'request refused')
+  }
+  return sendError(reply, apiError)
+}
+
+/** One handler renders every failure of Tessera's routes. */
 async function errorHandler (app: FastifyInstance) {
-  app.setErrorHandler(async (thrown: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (isClientAbort(thrown, request)) {
-      request.log.info({ reason: (thrown as Error).message }, 'client closed the connection before its request arrived')
-      return sendError(reply, new ApiError('validation_failed', { message: 'The request body did not arrive.' }))
-    }
-    const error = await guardFirst(app, thrown, request, reply)
-    const apiError = toApiError(error)
-    if (apiError.statusCode >= 500) {
-      request.log.error({ err: loggable(error) }, apiError.code)
-    } else if (!(error instanceof ApiError)) {
-      request.log.info({ code: apiError.code, reason: (error as Error)?.message }, 'request refused')
-    }
-    return sendError(reply, apiError)
-  })
+  app.setErrorHandler(async (thrown: unknown, request: FastifyRequest, reply: FastifyReply) =>
+    renderError(await guardFirst(app, thrown, request, reply), request, reply))
 }
 
 /** The 404 handler (set by the rate limiter, which counts unknown routes): API.md's error shape. */

@@ -146,7 +146,7 @@ function appendHook (route: RouteOptions, name: 'onRequest', hook: Limit) {
 /**
  * Rate limiting, one feature: the counters (Redis when REDIS_URL is set, else this instance's
  * memory), the override cache, the login throttle, and which requests are counted: every /v1
- * route and the 404 handler, in onRequest, before the body is read, so that malformed,
+ * route and the 404 handler (`notFoundRoutes`), in onRequest, before the body is read, so that malformed,
  * unparseable or invalid bodies spend budget too; a guarded route (any path) in its guard, which
  * calls `countRequest` once it knows the caller. Health checks and the docs are never limited.
  */
@@ -171,15 +171,21 @@ async function rateLimitPlugin (app: FastifyInstance, options: RateLimitPluginOp
   app.decorateRequest('rateLimitBudget', null)
   const countRequest = createRequestLimiter(config.rateLimit, cache, options.enabled ? counters('') : null)
   app.decorate('countRequest', countRequest)
+  // Tessera's own unguarded /v1 routes (this plugin is registered in their context, so a host
+  // app's routes never reach this hook), under Tessera's prefix when it has one
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1/') && route.config?.auth === undefined) appendHook(route, 'onRequest', countRequest)
+    const path = route.url.slice(route.prefix.length)
+    if (path.startsWith('/v1/') && route.config?.auth === undefined) appendHook(route, 'onRequest', countRequest)
   })
-  // unknown routes are limited by IP like the API, so that scanning costs budget: the hook is
-  // the 404 handler's alone (this encapsulated context has nothing else)
-  await app.register(async (unknownRoutes) => {
-    unknownRoutes.addHook('onRequest', countRequest)
-    unknownRoutes.setNotFoundHandler(notFound)
-  })
+}
+
+/**
+ * Unknown routes answered in API.md's shape and limited by IP like the API, so that scanning
+ * costs budget: the hook is the 404 handler's alone (this encapsulated context has nothing else).
+ */
+export async function notFoundRoutes (app: FastifyInstance) {
+  app.addHook('onRequest', app.countRequest)
+  app.setNotFoundHandler(notFound)
 }
 
 export default fp(rateLimitPlugin, { name: 'rate-limit', dependencies: ['context', 'db'] })

@@ -46,7 +46,7 @@ describe('email verification', () => {
   it('refuses an expired token', async () => {
     const user = await createUser(t.context.app)
     const token = await latestToken(t.context.app, user.email, VERIFY_SUBJECT)
-    clock.advanceSeconds(t.context.app.config.emailVerificationTtlSeconds + 1)
+    clock.advanceSeconds(t.context.app.tessera.config.emailVerificationTtlSeconds + 1)
     expectInvalidToken(await verify(token))
   })
 

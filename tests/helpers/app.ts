@@ -12,7 +12,7 @@ export const TEST_ENV: Record<string, string> = {
   ARGON2_TIME_COST: '1',
   LOG_LEVEL: 'silent',
   CLEANUP_INTERVAL_SECONDS: '0',
-  // tests deliver mail with app.mailer.deliverPending() and read tokens from mail_outbox
+  // tests deliver mail with app.tessera.mailer.deliverPending() and read tokens from mail_outbox
   // (delivery on commit is off too, unless a test asks for it: see TestAppOptions.mail)
   MAIL_POLL_INTERVAL_SECONDS: '0',
 }
@@ -41,6 +41,8 @@ export async function buildTestApp (database: Database, options: Omit<TestAppOpt
     rateLimit: { keyPrefix: `tessera-test:${randomBytes(6).toString('hex')}:`, ...options.rateLimit },
     mail: { deliverOnCommit: false, ...options.mail },
   })
+  // Tessera keeps its pool to itself (core.ts); the tests' own queries use the same one
+  app.decorate('database', database)
   await app.ready()
   return app
 }

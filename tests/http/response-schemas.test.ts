@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { findUserById } from '../../src/users/users-repository.js'
-import { UserEnvelope } from '../../src/users/users-schemas.js'
+import { Type } from 'typebox'
+import { UserSchema } from '../../src/users/users-schemas.js'
 import { testConfig, useTestApp } from '../helpers/app.js'
 import { createUser } from '../helpers/factories.js'
 import { expectNoSecrets, expectUser } from '../helpers/expect-user.js'
@@ -12,7 +13,7 @@ describe('response schemas', () => {
   it('strip a password hash even if a handler returned the whole row', async () => {
     const user = await createUser(t.context.app)
     const app = await buildApp({ config: testConfig(), database: t.context.db.database, ownsDatabase: false })
-    app.get('/test/raw-user', { schema: { response: { 200: UserEnvelope } } }, async () => {
+    app.get('/test/raw-user', { schema: { response: { 200: Type.Object({ user: UserSchema }) } } }, async () => {
       const row = await findUserById(t.context.db.database.db, user.id)
       return {
         user: { ...row, createdAt: row?.createdAt.toISOString(), emailVerified: false, password_hash: 'x' },

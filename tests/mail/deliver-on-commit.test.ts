@@ -63,7 +63,7 @@ describe('delivery when the queuing transaction commits', () => {
 
     await vi.waitFor(async () => expect(await pendingMails(t.context.app)).toBe(0), { timeout: 3000, interval: 10 })
     // joins any run still under way on either instance, so that a late duplicate would be counted
-    await Promise.all([t.context.app.mailer.deliverPending(), other.mailer.deliverPending()])
+    await Promise.all([t.context.app.tessera.mailer.deliverPending(), other.tessera.mailer.deliverPending()])
     expect(smtp.received.map((mail) => mail.to[0]).sort()).toEqual(users.map((user) => user.email).sort())
   })
 

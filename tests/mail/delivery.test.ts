@@ -29,7 +29,7 @@ beforeEach(() => clock.reset())
 function deliver (secondsAhead = 1) {
   clock.reset()
   clock.advanceSeconds(secondsAhead)
-  return t.context.app.mailer.deliverPending()
+  return t.context.app.tessera.mailer.deliverPending()
 }
 afterEach(async () => {
   for (const close of closers.splice(0)) await close()
@@ -97,7 +97,7 @@ describe('mail delivery', () => {
   it('delivers each mail once when several workers run at the same time (SKIP LOCKED)', async () => {
     const { database } = t.context.app
     for (let i = 0; i < 30; i++) {
-      await enqueueMail(database.db, t.context.app.config, { recipient: `r${i}@example.com`, subject: `s${i}`, bodyText: 'hello' })
+      await enqueueMail(database.db, t.context.app.tessera.config, { recipient: `r${i}@example.com`, subject: `s${i}`, bodyText: 'hello' })
     }
     const delivered: string[] = []
     const transport: MailTransport = {
@@ -140,7 +140,7 @@ describe('mail delivery', () => {
     })
     closers.push(() => app.close())
     const user = await createUser(app)
-    expect(await app.mailer.deliverPending()).toEqual({ sent: 1, failed: 0 })
+    expect(await app.tessera.mailer.deliverPending()).toEqual({ sent: 1, failed: 0 })
     const logged = lines.find((line) => line.msg === 'mail (log delivery)') as {
       mail: Record<string, string>
     }
@@ -153,9 +153,9 @@ describe('mail delivery', () => {
 describe('pruneSentMail', () => {
   it('deletes mail sent before the retention period and keeps pending mail', async () => {
     const { database } = t.context.app
-    await enqueueMail(database.db, t.context.app.config, { recipient: 'old@example.com', subject: 'old', bodyText: 'x' })
-    await enqueueMail(database.db, t.context.app.config, { recipient: 'recent@example.com', subject: 'recent', bodyText: 'x' })
-    await enqueueMail(database.db, t.context.app.config, { recipient: 'pending@example.com', subject: 'pending', bodyText: 'x' })
+    await enqueueMail(database.db, t.context.app.tessera.config, { recipient: 'old@example.com', subject: 'old', bodyText: 'x' })
+    await enqueueMail(database.db, t.context.app.tessera.config, { recipient: 'recent@example.com', subject: 'recent', bodyText: 'x' })
+    await enqueueMail(database.db, t.context.app.tessera.config, { recipient: 'pending@example.com', subject: 'pending', bodyText: 'x' })
     await database.sql`update mail_outbox set sent_at = now() - interval '31 days' where subject = 'old'`
     await database.sql`update mail_outbox set sent_at = now() - interval '1 day' where subject = 'recent'`
     expect(await pruneSentMail(database, 30, new Date())).toBe(1)
