@@ -4,7 +4,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['node_modules', 'drizzle', 'coverage', '.data'],
+    ignores: ['node_modules', '**/node_modules', 'dist', 'drizzle', 'coverage', '.data', '*.tgz'],
   }),
   {
     rules: {

@@ -10,16 +10,21 @@ const Integer = (min: number, max: number, defaultValue?: number) =>
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
   })
 
-/** One environment variable: its name, its schema, and how its checked value becomes the config's. */
-interface Variable<V> {
-  readonly name: string
+/**
+ * One environment variable: its name, its schema, and how its checked value becomes the config's.
+ * `I` is the value as given (the schema's), which the `tessera` plugin's option of that name takes.
+ */
+interface Variable<V, N extends string = string, I = unknown> {
+  readonly name: N
+  /** Type only: the value as given. */
+  readonly input?: I
   readonly schema: TSchema
   readonly optional: boolean
   /** The config value from the checked one, or what is wrong with it that the schema cannot say. */
   readonly read: (value: unknown) => { value: V } | { problem: string }
 }
 
-const variable = <S extends TSchema>(name: string, schema: S): Variable<Static<S>> => ({
+const variable = <N extends string, S extends TSchema>(name: N, schema: S): Variable<Static<S>, N, Static<S>> => ({
   name,
   schema,
   optional: false,
@@ -27,7 +32,7 @@ const variable = <S extends TSchema>(name: string, schema: S): Variable<Static<S
 })
 
 /** A variable that may be unset: its value is then `absent`. */
-const optional = <S extends TSchema, A = undefined>(name: string, schema: S, absent?: A): Variable<Static<S> | A> => ({
+const optional = <N extends string, S extends TSchema, A = undefined>(name: N, schema: S, absent?: A): Variable<Static<S> | A, N, Static<S>> => ({
   name,
   schema,
   optional: true,
@@ -35,7 +40,7 @@ const optional = <S extends TSchema, A = undefined>(name: string, schema: S, abs
 })
 
 /** A variable whose string value is parsed further; `parse` returns a problem as a string. */
-const parsed = <S extends TSchema, V>(name: string, schema: S, parse: (value: Static<S>) => V | string): Variable<V> => ({
+const parsed = <N extends string, S extends TSchema, V>(name: N, schema: S, parse: (value: Static<S>) => V | string): Variable<V, N, Static<S>> => ({
   name,
   schema,
   optional: false,
@@ -109,9 +114,41 @@ interface Settings {
   readonly [key: string]: Variable<unknown> | Settings
 }
 
-type ConfigOf<T> = { readonly [K in keyof T]: T[K] extends Variable<infer V> ? V : ConfigOf<T[K]> }
+type ConfigOf<T> = { readonly [K in keyof T]: T[K] extends Variable<infer V, string> ? V : ConfigOf<T[K]> }
 
 export type Config = ConfigOf<typeof SETTINGS>
+
+/** RATE_LIMIT_MAX → rateLimitMax */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>
+
+type VariableOf<T> = { [K in keyof T]: T[K] extends Variable<unknown, infer N, infer I> ? { name: N; input: I } : VariableOf<T[K]> }[keyof T]
+
+/**
+ * The variables that configure a server of Tessera's own, not Tessera inside a host app: there,
+ * the host's Fastify options and logger decide them.
+ */
+const SERVER_ONLY: Readonly<Record<string, string>> = {
+  HOST: 'the host app listens, not Tessera',
+  PORT: 'the host app listens, not Tessera',
+  TRUST_PROXY: "set Fastify's own trustProxy option on the host app",
+  LOG_LEVEL: "Tessera logs through the host app's logger",
+}
+
+type ServerOnly = 'HOST' | 'PORT' | 'TRUST_PROXY' | 'LOG_LEVEL'
+
+/**
+ * The `tessera` plugin's options (API.md, Protecting your own API): every variable of the
+ * configuration table but the server's own, in camelCase, taking the value the variable would
+ * hold (`rateLimitMax: 600`, `requireEmailVerification: true`), and `scopes` as name → description.
+ */
+export type ConfigOptions = {
+  readonly [V in Exclude<VariableOf<typeof SETTINGS>, { name: ServerOnly | 'SCOPES' }> as CamelCase<V['name']>]?: V['input']
+} & { readonly scopes?: Readonly<Record<string, string>> }
+
+export const optionName = (variableName: string) =>
+  variableName.toLowerCase().replace(/_([a-z0-9])/g, (_match, next: string) => next.toUpperCase())
 
 const isVariable = (entry: Variable<unknown> | Settings): entry is Variable<unknown> => 'read' in entry
 
@@ -150,17 +187,55 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     const raw = env[name]
     if (raw !== undefined && raw !== '') input[name] = convert(raw, schema as TSchema)
   }
-  const values = Value.Default(EnvSchema, input) as Record<string, unknown>
+  return checkConfig(input, new Map(), (name) => name, (name) => env[name])
+}
+
+/**
+ * Validates the `tessera` plugin's options as the environment is validated; throws a ConfigError
+ * naming every bad option (and any that is not one).
+ */
+export function configFromOptions (options: ConfigOptions): Config {
+  const byOption = new Map(VARIABLES.map((v) => [optionName(v.name), v]))
+  const input: Record<string, unknown> = {}
   const problems = new Map<string, string>()
-  for (const error of Value.Errors(EnvSchema, values)) {
-    const name = error.instancePath.slice(1)
-    if (!problems.has(name)) problems.set(name, `${name} ${describe(error.message, env[name])}`)
+  for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+    const name = byOption.get(key)?.name
+    if (value === undefined || key === 'scopes') continue
+    if (name === undefined || name === 'SCOPES') problems.set(key, `${key} is not an option of tessera`)
+    else if (SERVER_ONLY[name]) problems.set(key, `${key} is not an option of the plugin: ${SERVER_ONLY[name]}`)
+    else input[name] = value
   }
-  const config = toConfig(SETTINGS, values, (variable, problem) => {
-    if (!problems.has(variable.name)) {
-      problems.set(variable.name, `${variable.name} ${describe(problem, env[variable.name])}`)
-    }
-  })
+  const scopes = options.scopes === undefined ? {} : scopesFromOption(options.scopes)
+  if (typeof scopes === 'string') problems.set('scopes', `scopes ${scopes}`)
+  const config = checkConfig(input, problems, optionName, (name) => input[name])
+  return Object.freeze({ ...config, scopes: scopes as Config['scopes'] })
+}
+
+function scopesFromOption (scopes: unknown): Readonly<Record<string, string>> | string {
+  if (typeof scopes !== 'object' || scopes === null || Array.isArray(scopes)) return 'must be an object of scope name → description'
+  const checked: Record<string, string> = {}
+  for (const [name, description] of Object.entries(scopes)) {
+    const problem = scopeNameProblem(name, checked)
+    if (problem) return problem
+    if (typeof description !== 'string') return `has ${JSON.stringify(name)} with a description that is not a string`
+    checked[name] = description.trim() || name
+  }
+  return Object.freeze(checked)
+}
+
+/** The Config for `input` (one value per variable name); `label` names a variable in messages. */
+function checkConfig (
+  input: Record<string, unknown>,
+  problems: Map<string, string>,
+  label: (name: string) => string,
+  given: (name: string) => unknown
+): Config {
+  const values = Value.Default(EnvSchema, input) as Record<string, unknown>
+  const report = (name: string, problem: string) => {
+    if (!problems.has(name)) problems.set(name, `${label(name)} ${describe(problem, given(name))}`)
+  }
+  for (const error of Value.Errors(EnvSchema, values)) report(error.instancePath.slice(1), error.message)
+  const config = toConfig(SETTINGS, values, (variable, problem) => report(variable.name, problem))
   if (problems.size > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${[...problems.values()].join('\n  ')}`)
   }
@@ -232,8 +307,9 @@ function isAddressOrCidr (entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
 }
 
-function describe (message: string, raw: string | undefined): string {
-  const shown =
-    raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)})`
-  return `${message}${shown}`
+function describe (message: string, given: unknown): string {
+  if (given === undefined) return message
+  const raw = typeof given === 'string' ? given : String(JSON.stringify(given))
+  const shown = raw.length > 40 ? `${raw.slice(0, 40)}…` : raw
+  return `${message} (got ${typeof given === 'string' ? JSON.stringify(shown) : shown})`
 }

@@ -2,8 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
-import { createDb, runMigrations } from './db/client.js'
-import { startEmbeddedPostgres } from './db/embedded.js'
+import { openDatabase } from './db/open.js'
 import { LOG_REDACT } from './logging.js'
 
 /** The only reader of process.env and the only listen(). */
@@ -18,15 +17,9 @@ async function main () {
   }
   const logger = pino({ level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } })
 
-  const embedded = config.databaseUrl
-    ? null
-    : await startEmbeddedPostgres(config.dataDir, (message) => logger.info(message))
-  const databaseUrl = config.databaseUrl ?? (embedded?.url as string)
-  if (embedded) logger.info({ dataDir: config.dataDir }, 'using embedded PostgreSQL')
-
-  await runMigrations(databaseUrl)
-  const database = createDb(databaseUrl, { poolSize: config.databasePoolSize })
-  const app = await buildApp({ config, database, logger })
+  const opened = await openDatabase(config, (message) => logger.info(message))
+  if (opened.embedded) logger.info({ dataDir: config.dataDir }, 'using embedded PostgreSQL')
+  const app = await buildApp({ config, database: opened.database, ownsDatabase: false, logger })
 
   // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, close the pool, stop PostgreSQL
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
@@ -34,7 +27,7 @@ async function main () {
     else logger.info({ signal }, 'shutting down')
     await app.close()
     // only after app.close(): its onClose hooks still write (buffered last-use records)
-    await embedded?.stop()
+    await opened.close()
   })
 
   await app.listen({ host: config.host, port: config.port })

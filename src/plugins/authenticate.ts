@@ -20,12 +20,6 @@ declare module 'fastify' {
     /** The authenticated caller, set by the guard on protected routes. */
     auth: AuthContext | null
   }
-  interface FastifyInstance {
-    /** The guard of the request's route, for a request whose body was refused before it ran. */
-    guard(request: FastifyRequest, reply: FastifyReply): Promise<void>
-    /** The preValidation hook guarding every route that declares `config.auth`. */
-    guardHook(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>
-  }
 }
 
 // RFC 7235: the auth-scheme is case-insensitive; RFC 6750 section 2.1: b64token after one space

@@ -2,16 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import type { AccountDeps } from '../deps.js'
-import { createPasswordHasher, type PasswordHasher } from '../users/passwords.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config
-    /** The clock: passed in so tests control time. */
-    now: () => Date
-    passwords: PasswordHasher
-  }
-}
+import { createPasswordHasher } from '../users/passwords.js'
 
 export interface ContextOptions {
   config: Config

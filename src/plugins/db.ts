@@ -2,12 +2,6 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Database } from '../db/client.js'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    database: Database
-  }
-}
-
 export interface DbPluginOptions {
   database: Database
   /** Close the pool when the app closes (false when the caller owns it, as tests sharing a pool do). */

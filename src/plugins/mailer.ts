@@ -15,12 +15,6 @@ export interface Mailer {
   deliverPending(): Promise<DeliveryResult>
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    mailer: Mailer
-  }
-}
-
 export interface MailerOptions {
   /**
    * Deliver as soon as a transaction that queued mail commits (default true). Off in tests that

@@ -6,29 +6,11 @@ import { clientIp } from '../plugins/authenticate.js'
 import { notFound, setApiHeaders } from '../plugins/error-handler.js'
 import type { TokenBudget } from '../tokens/tokens-schemas.js'
 import { type Counter, type CounterStore, createMemoryCounters, secondsLeft } from './counters.js'
-import { createLoginThrottle, type LoginThrottle } from './login-throttle.js'
+import { createLoginThrottle } from './login-throttle.js'
 import { createOverrideCache, type OverrideCache } from './override-cache.js'
 import { anonymousLimit, type EffectiveLimit, type RateLimitSettings, resolveLimit } from './rate-limits-service.js'
 import { connectRedis } from './redis-client.js'
 import { createRedisCounters } from './redis-counters.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Operators' per-user overrides, cached in this instance and invalidated by NOTIFY. */
-    overrideCache: OverrideCache
-    loginThrottle: LoginThrottle
-    /**
-     * Counts an API request against its caller's budget and sets API.md's /v1 headers. Unguarded
-     * /v1 routes are counted in onRequest, before the body; guarded ones by their guard, once it
-     * knows the caller (plugins/authenticate.ts).
-     */
-    countRequest(request: FastifyRequest, reply: FastifyReply): Promise<void>
-  }
-  interface FastifyRequest {
-    /** The caller's limit, resolved once per request by the limiter. */
-    rateLimitBudget: EffectiveLimit | null
-  }
-}
 
 export interface RateLimitPluginOptions {
   /** false: no request limiting at all (benchmarks); login throttling stays on. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { pruneEvents } from '../../src/events/events-service.js'
-import { serviceDeps } from '../../src/plugins/context.js'
+import { createScopeCatalog } from '../../src/tokens/scopes.js'
 import { createLoggedInAdmin } from '../helpers/admin.js'
-import { useTestApp } from '../helpers/app.js'
+import { testConfig, useTestApp } from '../helpers/app.js'
 import { bearer, createLoggedInUser, createUser, expectError, login } from '../helpers/factories.js'
 
 const t = useTestApp()
@@ -118,10 +118,12 @@ describe('GET /v1/admin/events', () => {
 describe('pruneEvents', () => {
   it('deletes events older than the retention period and returns the count', async () => {
     await createUser(t.context.app)
-    const { sql } = t.context.app.database
+    const { database } = t.context.db
+    const { sql } = database
     await sql`update security_events set created_at = now() - interval '400 days'`
     await createUser(t.context.app)
-    expect(await pruneEvents(serviceDeps(t.context.app), 365)).toBe(1)
+    const deps = { database, now: () => new Date(), config: testConfig(), scopes: createScopeCatalog({}) }
+    expect(await pruneEvents(deps, 365)).toBe(1)
     expect(await sql`select 1 from security_events`).toHaveLength(1)
   })
 })
