@@ -4,6 +4,7 @@
  *
  *   (a) bare Fastify route        (b) SHA-256 + one prepared SELECT     (c) Tessera GET /v1/ping
  *   (b') b with Tessera's SELECT through its repository function   (c-) c without request limiting
+ *   (h) a host app's route guarded by the tessera package, beside (c) and the other ways in
  *
  * Then (c) against 10k and 1M token rows (must stay within 10%), (c) with rate limiting on a
  * Redis store, and a 60 s soak of (c) (last 10 s within 10% of the first 10 s).
@@ -332,15 +333,18 @@ await withServer(async (serverUrl) => {
       console.log('\nprotecting other APIs, in turns (one target each, the same token)')
       const check = (label: string, request: Contender['request']) => ({ ...at(large, label, 'tessera'), request })
       const introspect = { ...at(large, '(i) POST /v1/introspect', 'tessera'), token: large.introspectionToken }
-      const { own: [ping, forward, introspection] } = await compare([
+      const { own: [ping, hostRoute, forward, introspection] } = await compare([
         at(large, '(c) GET /v1/ping', 'tessera'),
+        { ...at(large, '(h) a host route, tessera package', 'host'), request: { path: '/orders/42', method: 'GET' } },
         check('(f) GET /v1/auth/check', { path: '/v1/auth/check/orders/42', method: 'GET' }),
         { ...introspect, request: { path: '/v1/introspect', method: 'POST', body: `token=${large.token}`, contentType: 'application/x-www-form-urlencoded' } },
       ], undefined)
       console.log(
-        `  CPU per request: ping ${cpu(ping).toFixed(1)} µs, auth/check ${cpu(forward).toFixed(1)} µs ` +
+        `  CPU per request: ping ${cpu(ping).toFixed(1)} µs, host route ${cpu(hostRoute).toFixed(1)} µs ` +
+          `(${(cpu(hostRoute) / cpu(ping)).toFixed(2)}x), auth/check ${cpu(forward).toFixed(1)} µs ` +
           `(${(cpu(forward) / cpu(ping)).toFixed(2)}x), introspect ${cpu(introspection).toFixed(1)} µs (${(cpu(introspection) / cpu(ping)).toFixed(2)}x)`
       )
+      ratio('host route (package) / ping (throughput)', hostRoute, ping)
       ratio('auth/check / ping (throughput)', forward, ping)
       ratio('introspect / ping (throughput)', introspection, ping)
     }

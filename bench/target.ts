@@ -1,11 +1,12 @@
 /**
  * One benchmark target, run as its own process so the load generator does not share its event
- * loop: `tsx bench/target.ts <bare|ceiling|ceiling-lookup|tessera> <port>` with DATABASE_URL
+ * loop: `tsx bench/target.ts <bare|ceiling|ceiling-lookup|tessera|host> <port>` with DATABASE_URL
  * set. Prints "ready".
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import tesseraPlugin from '../src/plugin.js'
 import { createDb } from '../src/db/client.js'
 import { digestToken } from '../src/tokens/token-format.js'
 import { findTokenForAuth } from '../src/tokens/tokens-repository.js'
@@ -59,11 +60,22 @@ async function tessera (): Promise<FastifyInstance> {
   return buildApp({ config, database, logger: { level: config.logLevel }, rateLimit })
 }
 
-const app = kind === 'bare'
-  ? bare()
-  : kind === 'tessera'
-    ? await tessera()
-    : ceiling(kind === 'ceiling-lookup')
+/** (h) A host app's own route, guarded by the tessera package registered in it. */
+async function host (): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(tesseraPlugin, { databaseUrl, cleanupIntervalSeconds: 0, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) })
+  app.get('/orders/:id', { config: { auth: 'any' } }, async () => PONG)
+  return app
+}
+
+const TARGETS: Record<string, () => FastifyInstance | Promise<FastifyInstance>> = {
+  bare,
+  ceiling: () => ceiling(false),
+  'ceiling-lookup': () => ceiling(true),
+  tessera,
+  host,
+}
+const app = await (TARGETS[kind] ?? tessera)()
 await app.listen({ host: '127.0.0.1', port: Number(portArg) })
 process.stdout.write('ready\n')
 process.on('SIGTERM', () => {
