@@ -63,7 +63,14 @@ async function tessera (): Promise<FastifyInstance> {
 /** (h) A host app's own route, guarded by the tessera package registered in it. */
 async function host (): Promise<FastifyInstance> {
   const app = Fastify()
-  await app.register(tesseraPlugin, { databaseUrl, cleanupIntervalSeconds: 0, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) })
+  // the settings (c) takes from the environment, as the plugin's options
+  await app.register(tesseraPlugin, {
+    databaseUrl,
+    cleanupIntervalSeconds: 0,
+    rateLimitMax: config.rateLimit.max,
+    databasePoolSize: config.databasePoolSize,
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+  })
   app.get('/orders/:id', { config: { auth: 'any' } }, async () => PONG)
   return app
 }
