@@ -31,6 +31,7 @@ import { tokensRoutes } from './tokens/tokens-routes.js'
 import { TokenSchema } from './tokens/tokens-schemas.js'
 import { usersRoutes } from './users/users-routes.js'
 import { UserSchema } from './users/users-schemas.js'
+import webRoutes from './web/web-routes.js'
 
 export interface BuildAppOptions {
   config: Config
@@ -181,5 +182,6 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(rateLimitsRoutes)
   await app.register(introspectionRoutes)
   await app.register(forwardAuthRoutes)
+  if (config.webUi) await app.register(webRoutes)
   return app
 }

@@ -1,0 +1,25 @@
+// The page's entry: one page for every /account path. The mail links' landing pages are chosen by
+// path; everything else is the sign-in page or, with a session, the account page.
+import { onSessionEnded, session } from './api.js'
+import { showAccount } from './views/account-page.js'
+import { showPasswordReset, showVerifyEmail } from './views/landing.js'
+import { showSignIn } from './views/sign-in.js'
+
+const LANDING_PAGES = {
+  '/account/verify-email': showVerifyEmail,
+  '/account/reset-password': showPasswordReset,
+}
+
+/** The session is over (expired, revoked, signed out): back to sign-in, saying why. */
+export function signedOut (message) {
+  session.clear()
+  showSignIn({ notice: message, onSignedIn: () => showAccount({ signedOut }) })
+}
+
+onSessionEnded((message) => signedOut(message))
+
+const path = window.location.pathname.replace(/\/+$/, '')
+const landing = LANDING_PAGES[path]
+if (landing) landing()
+else if (session.get()) showAccount({ signedOut })
+else showSignIn({ onSignedIn: () => showAccount({ signedOut }) })
