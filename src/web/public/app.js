@@ -18,6 +18,11 @@ export function signedOut (message) {
 
 onSessionEnded((message) => signedOut(message))
 
+// a mail link pasted into a tab already on its landing page changes only the fragment: start again
+window.addEventListener('hashchange', () => {
+  if (new URLSearchParams(window.location.hash.slice(1)).has('token')) window.location.reload()
+})
+
 const path = window.location.pathname.replace(/\/+$/, '')
 const landing = LANDING_PAGES[path]
 if (landing) landing()
