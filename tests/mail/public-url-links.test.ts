@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { useTestApp } from '../helpers/app.js'
 import { createLoggedInUser, createUser } from '../helpers/factories.js'
-import { CHANGE_SUBJECT, mailsTo, RESET_SUBJECT, tokenIn, VERIFY_SUBJECT } from '../helpers/mail.js'
+import { CHANGE_SUBJECT, decodeQuotedPrintable, mailsTo, RESET_SUBJECT, startSmtp, tokenIn, VERIFY_SUBJECT } from '../helpers/mail.js'
 
 const PUBLIC_URL = 'https://auth.example.com/'
 
@@ -12,7 +12,24 @@ async function latestMail (app: Parameters<typeof mailsTo>[0], recipient: string
 }
 
 describe('with PUBLIC_URL set', () => {
-  const { context } = useTestApp({ env: { PUBLIC_URL } })
+  const { context, setup } = useTestApp({ env: { PUBLIC_URL } })
+  const closers: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close()
+  })
+
+  it('delivers the link, then blanks its token in the stored copy as it does the token line', async () => {
+    const smtp = await startSmtp()
+    closers.push(smtp.close)
+    await setup({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}` } })
+    const user = await createUser(context.app)
+    const token = tokenIn(await latestMail(context.app, user.email, VERIFY_SUBJECT))
+    expect(await context.app.mailer.deliverPending()).toEqual({ sent: 1, failed: 0 })
+    expect(decodeQuotedPrintable(smtp.received[0]?.data ?? '')).toContain(`https://auth.example.com/account/verify-email#token=${token}`)
+    const stored = await latestMail(context.app, user.email, VERIFY_SUBJECT)
+    expect(stored).not.toContain(token)
+    expect(stored).toContain('https://auth.example.com/account/verify-email#token=[removed-after-delivery]')
+  })
 
   it('the verification mail links to /account/verify-email with its token in the fragment', async () => {
     const user = await createUser(context.app)
