@@ -43,11 +43,19 @@ export interface OpenPage {
 export function useBrowserApp (env: Record<string, string> = {}) {
   const state = {} as { db: TestDatabase; app: FastifyInstance; browser: Browser; base: string }
   const contexts: BrowserContext[] = []
+  // the app's clock runs with the real one, `aheadMs` ahead: a test moves it past an expiry
+  let aheadMs = 0
+  const clock = {
+    now: () => new Date(Date.now() + aheadMs),
+    advanceSeconds: (seconds: number) => {
+      aheadMs += seconds * 1000
+    },
+  }
 
   beforeAll(async () => {
     state.db = await createTestDatabase()
     // the pages' anonymous requests (sign-in, register) all come from 127.0.0.1
-    state.app = await buildTestApp(state.db.database, { env: { RATE_LIMIT_ANON_MAX: '100000', ...env } })
+    state.app = await buildTestApp(state.db.database, { env: { RATE_LIMIT_ANON_MAX: '100000', ...env }, now: clock.now })
     await state.app.listen({ host: '127.0.0.1', port: 0 })
     state.base = `http://127.0.0.1:${(state.app.server.address() as AddressInfo).port}`
     // a fresh temporary profile (user-data-dir) per launch, removed on close
@@ -60,6 +68,7 @@ export function useBrowserApp (env: Record<string, string> = {}) {
     await state.db?.drop()
   })
   beforeEach(async () => {
+    aheadMs = 0
     await truncateAll(state.db.database)
   })
   afterEach(async () => {
@@ -93,7 +102,7 @@ export function useBrowserApp (env: Record<string, string> = {}) {
     expect(problems).toEqual([])
   }
 
-  return { state, openPage, expectCleanRun }
+  return { state, clock, openPage, expectCleanRun }
 }
 
 /** The page's session token (sessionStorage, as the page keeps it). */

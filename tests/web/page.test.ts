@@ -21,7 +21,7 @@ const PUBLIC_URL = 'https://tessera.example'
 const screenshot = (name: string) => fileURLToPath(new URL(name, SCREENSHOTS_DIR))
 
 describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
-  const { state, openPage, expectCleanRun } = useBrowserApp({ PUBLIC_URL })
+  const { state, clock, openPage, expectCleanRun } = useBrowserApp({ PUBLIC_URL })
 
   const api = (path: string, token: string, init: RequestInit = {}) =>
     fetch(`${state.base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } })
@@ -147,6 +147,20 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
     await expect.poll(() => opened.page.getByRole('heading', { level: 1 }).textContent()).toBe('Your Tessera account')
     const form = opened.page.locator('form', { has: opened.page.getByRole('heading', { name: 'Sign in' }) })
     expect(await form.getByRole('status').textContent()).toBe('Token has been revoked; log in again.')
+    expect(await form.getByRole('status').getAttribute('class')).toContain('error')
+    expect(await sessionOf(opened.page)).toBeNull()
+    expectCleanRun(opened)
+  })
+
+  it('takes an expired session back to sign-in with the server’s message', async () => {
+    const user = await createUser(state.app)
+    const opened = await signedIn(user)
+    // SESSION_TTL_SECONDS' default, a week, and a minute more
+    clock.advanceSeconds(604_800 + 60)
+    await opened.page.getByRole('button', { name: 'Refresh' }).click()
+    await expect.poll(() => opened.page.getByRole('heading', { level: 1 }).textContent()).toBe('Your Tessera account')
+    const form = opened.page.locator('form', { has: opened.page.getByRole('heading', { name: 'Sign in' }) })
+    expect(await form.getByRole('status').textContent()).toBe('Token has expired; log in again.')
     expect(await sessionOf(opened.page)).toBeNull()
     expectCleanRun(opened)
   })
@@ -300,6 +314,30 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
     expect(text).toContain('Password changed')
     expect(text).toContain('Signed in')
     expect(text).toMatch(/ago|now/)
+    expectCleanRun(opened)
+  })
+
+  it('changes the email address once the new address confirms it, and sends the verification mail again', async () => {
+    const user = await createUser(state.app)
+    const opened = await signedIn(user)
+    const profile = opened.page.locator('#profile')
+    await profile.getByRole('button', { name: 'Send the verification mail again' }).click()
+    await expect.poll(() => profile.getByRole('status').first().textContent()).toMatch(/verification/i)
+    expect((await mailsTo(state.app, user.email)).filter((mail) => VERIFY_SUBJECT.test(mail.subject))).toHaveLength(2)
+
+    const form = profile.locator('form', { has: opened.page.getByRole('heading', { name: 'Change your email address' }) })
+    await form.getByLabel('New email address').fill('moved@example.com')
+    await form.getByLabel('Current password').fill(user.password)
+    await form.getByRole('button', { name: 'Change email' }).click()
+    await expect.poll(() => form.getByRole('status').textContent()).toContain('A mail to moved@example.com is on its way')
+    const mail = (await mailsTo(state.app, 'moved@example.com')).at(-1)
+    const link = /^https:\/\/tessera\.example(\/account\/verify-email#token=\S+)$/m.exec(mail?.bodyText ?? '')
+    expect(link, mail?.bodyText).not.toBeNull()
+    await opened.page.goto(`${state.base}${link?.[1]}`)
+    await expect.poll(() => opened.page.getByRole('status').textContent()).toBe('Your address moved@example.com is confirmed.')
+    await opened.page.getByRole('link', { name: 'Go to your account' }).click()
+    // the same tab's session is still there (sessionStorage), and the account shows the new address
+    await expect.poll(() => opened.page.locator('#profile').textContent()).toContain('moved@example.com')
     expectCleanRun(opened)
   })
 

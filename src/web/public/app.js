@@ -10,13 +10,16 @@ const LANDING_PAGES = {
   '/account/reset-password': showPasswordReset,
 }
 
-/** The session is over (expired, revoked, signed out): back to sign-in, saying why. */
-export function signedOut (message) {
+/**
+ * The session is over: back to sign-in, saying why. `kind` 'ok' for the person's own sign-out,
+ * 'error' for a session the server refused (expired, or revoked elsewhere).
+ */
+function signedOut (message, kind = 'ok') {
   session.clear()
-  showSignIn({ notice: message, onSignedIn: () => showAccount({ signedOut }) })
+  showSignIn({ notice: { message, kind }, onSignedIn: () => showAccount({ signedOut }) })
 }
 
-onSessionEnded((message) => signedOut(message))
+onSessionEnded((message) => signedOut(message, 'error'))
 
 // a mail link pasted into a tab already on its landing page changes only the fragment: start again
 window.addEventListener('hashchange', () => {

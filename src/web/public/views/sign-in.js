@@ -14,6 +14,7 @@ export async function signIn (login, password) {
   return answer
 }
 
+/** `notice`: why the person is here again ({ message, kind }), shown by the sign-in form. */
 export function showSignIn ({ notice, onSignedIn }) {
   setSessionBar()
   const signInForm = form({
@@ -28,7 +29,7 @@ export function showSignIn ({ notice, onSignedIn }) {
       onSignedIn()
     },
   })
-  if (notice) showStatus(signInForm.querySelector('.status'), notice, 'error')
+  if (notice) showStatus(signInForm.querySelector('.status'), notice.message, notice.kind)
 
   const registerForm = form({
     title: 'Create an account',
