@@ -22,6 +22,12 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ]
 
+/**
+ * expect.poll with room for a loaded machine (the full suite runs beside these on two cores):
+ * vitest's default of one second is a page load or two.
+ */
+export const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 50 })
+
 /** The fixed viewport of the README's screenshots. */
 export const SCREENSHOT_VIEWPORT = { width: 900, height: 820 }
 export const SCREENSHOTS_DIR = new URL('../../docs/screenshots/', import.meta.url)
@@ -117,7 +123,7 @@ export async function signInOnPage (page: Page, login: string, password: string)
   await form.getByLabel('Username or email').fill(login)
   await form.getByLabel('Password').fill(password)
   await form.getByRole('button', { name: 'Sign in' }).click()
-  await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toMatch(/^Signed in as /)
+  await eventually(() => page.getByRole('heading', { level: 1 }).textContent()).toMatch(/^Signed in as /)
 }
 
 /** The widest the page is: more than the viewport means a horizontal scroll bar. */

@@ -65,6 +65,15 @@ describe('the web page under /account', () => {
     expectError(await context.app.inject({ url: '/account/assets/nothing.js' }), 404, 'not_found')
   })
 
+  it.each(['/account/assets/%2e%2e/web-routes.ts', '/account/assets/..%2fweb-routes.ts', '/account/assets/..%5cweb-routes.ts'])(
+    'serves nothing outside its folder: %s', async (url) => {
+      const response = await context.app.inject({ url })
+      expect(response.body).not.toContain('fastifyStatic')
+      // refused (403, 404), or the router's normalised path lands on the page itself
+      expect([200, 403, 404]).toContain(response.statusCode)
+      if (response.statusCode === 200) expect(response.headers['content-type']).toMatch(/^text\/html/)
+    })
+
   it('has no inline script or style and no third-party resource, so the CSP blocks nothing', async () => {
     for (const file of await publicFiles()) {
       const text = await readFile(file, 'utf8')
