@@ -64,7 +64,9 @@ export async function api (method, path, body) {
   }
   if (response.ok) return data
   const error = new ApiError(response.status, data)
-  if (response.status === 401 && current && SESSION_OVER.has(error.code)) {
+  // several requests may be refused at once (the page loads its sections together): the first ends
+  // the session, the others find it gone and say nothing more
+  if (response.status === 401 && current && SESSION_OVER.has(error.code) && session.get()?.token === current.token) {
     session.clear()
     sessionEnded(error.message)
   }
