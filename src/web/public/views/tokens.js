@@ -13,7 +13,12 @@ export function tokensSection ({ user, signedOut }) {
     list.replaceChildren(...tokens.map((token) => tokenItem(token, { region, refresh, signedOut })))
     if (tokens.length === 0) list.append(h('li', { class: 'empty' }, 'No active tokens.'))
   }
-  const newButton = h('button', { type: 'button', onclick: () => newTokenDialog({ user, refresh }) }, 'New personal token')
+  // the list, reloaded after a token is created: a failure shows by the list, not in the dialog
+  const onCreated = () => run(region, refreshButton, refresh)
+  const newButton = h('button', {
+    type: 'button',
+    onclick: () => run(region, newButton, () => newTokenDialog({ user, onCreated })),
+  }, 'New personal token')
   const refreshButton = h('button', {
     type: 'button',
     class: 'secondary',
@@ -81,7 +86,7 @@ async function ownLimitHint () {
   }
 }
 
-async function newTokenDialog ({ user, refresh }) {
+async function newTokenDialog ({ user, onCreated }) {
   const [scopes, limitHint] = await Promise.all([grantableScopes(user), ownLimitHint()])
   const scopeBoxes = h('fieldset', {},
     h('legend', {}, 'Scopes (what it may do)'),
@@ -111,7 +116,7 @@ async function newTokenDialog ({ user, refresh }) {
         ...(budgetMax === '' ? {} : { rateLimit: { max: Number(budgetMax), windowSeconds: Number(data.get('budgetWindowSeconds')) } }),
       })
       showSecret(dialog, created)
-      refresh().catch(() => {})
+      onCreated()
     },
   })
   const dialog = openDialog({ title: 'New personal token', content: [create] })
