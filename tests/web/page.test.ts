@@ -70,7 +70,8 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
   })
 
   it('creates a personal token and shows its secret once; revoked, GET /v1/ping refuses it', async () => {
-    const user = await createUser(state.app)
+    // a person's name, for the README's screenshots
+    const user = await createUser(state.app, { username: 'ada', email: 'ada@example.com' })
     const opened = await signedIn(user)
     const { page } = opened
     await page.getByRole('button', { name: 'New personal token' }).click()
