@@ -83,6 +83,8 @@ export function useBrowserApp (env: Record<string, string> = {}) {
 
   async function openPage (path = '/account', viewport = SCREENSHOT_VIEWPORT): Promise<OpenPage> {
     const context = await state.browser.newContext({ viewport })
+    // a step that cannot happen fails in 10 s with what it waited for, before vitest's 30 s
+    context.setDefaultTimeout(10_000)
     contexts.push(context)
     const page = await context.newPage()
     const requests: string[] = []

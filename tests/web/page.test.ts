@@ -27,9 +27,15 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
   const api = (path: string, token: string, init: RequestInit = {}) =>
     fetch(`${state.base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } })
 
+  /**
+   * Signed in, with the token list and the events loaded: a test that then expires or revokes the
+   * session must not race the page's first requests (one refused would end the session early).
+   */
   async function signedIn (user: TestUser, viewport?: { width: number; height: number }) {
     const opened = await openPage('/account', viewport)
     await signInOnPage(opened.page, user.email, user.password)
+    await eventually(() => opened.page.locator('li.token.current').count()).toBe(1)
+    await eventually(() => opened.page.locator('#events li.event').count()).toBeGreaterThan(0)
     return opened
   }
 
