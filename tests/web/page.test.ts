@@ -117,6 +117,7 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
     const confirm = page.getByRole('dialog', { name: 'Revoke “deploy script”?' })
     await confirm.getByRole('button', { name: 'Revoke' }).click()
     await eventually(() => tokenItem(page, 'deploy script').count()).toBe(0)
+    await eventually(() => page.evaluate<string>('document.activeElement.textContent')).toBe('“deploy script” is revoked.')
     const refused = await api('/v1/ping', secret)
     expect(refused.status).toBe(401)
     expect((await jsonOf(refused)).code).toBe('token_revoked')

@@ -50,6 +50,9 @@ function tokenItem (token, { region, refresh, signedOut }) {
       await api('DELETE', `/v1/me/tokens/${token.id}`)
       if (token.current) return signedOut('You revoked this browser’s session.')
       await refresh()
+      // the focused button is gone with its token: keyboard focus goes on from the outcome
+      region.setAttribute('tabindex', '-1')
+      region.focus()
       return `“${token.name}” is revoked.`
     })
   }
