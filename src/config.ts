@@ -94,6 +94,10 @@ const SETTINGS = {
   trustProxy: parsed('TRUST_PROXY', Type.String({ minLength: 1, default: 'false' }), (raw) => parseTrustProxy(raw)),
   // application scopes (API.md, Tokens): `name` or `name=description`, comma-separated
   scopes: parsed('SCOPES', Type.String({ default: '' }), (raw) => parseScopes(raw)),
+  // the self-service web page under /account (API.md, The self-service web page)
+  webUi: variable('WEB_UI', Type.Boolean({ default: true })),
+  // where people reach that page, for the links in mails: a scheme and host, maybe a path, no query or fragment
+  publicUrl: optional('PUBLIC_URL', Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
   logLevel: variable(
     'LOG_LEVEL',
     Type.Union(

@@ -29,6 +29,7 @@ import { TokenSchema } from './tokens/tokens-schemas.js'
 import { type Verification, verifyToken } from './tokens/tokens-service.js'
 import { usersRoutes } from './users/users-routes.js'
 import { UserSchema } from './users/users-schemas.js'
+import webRoutes from './web/web-routes.js'
 
 /** What a host app reaches of Tessera: `app.tessera`. */
 export interface TesseraDecorator {
@@ -153,6 +154,7 @@ async function tesseraCore (host: FastifyInstance, options: CoreOptions) {
     await app.register(rateLimitsRoutes)
     await app.register(introspectionRoutes)
     await app.register(forwardAuthRoutes)
+    if (config.webUi) await app.register(webRoutes)
     if (options.notFound ?? prefix !== '') await app.register(notFoundRoutes)
   }, { prefix })
 

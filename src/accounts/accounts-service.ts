@@ -120,7 +120,7 @@ export async function requestPasswordReset (deps: Deps, email: string): Promise<
         expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
         now,
       })
-      return passwordResetMail(email, secret, ttlSeconds)
+      return passwordResetMail(email, secret, ttlSeconds, deps.config.publicUrl)
     },
     { onlyToAccount: true }
   )

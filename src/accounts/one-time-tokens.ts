@@ -49,7 +49,7 @@ async function issueMailedToken (
 export async function sendVerificationMail (deps: Deps, db: DbOrTx, user: TokenOwner) {
   await enqueueMailWith(db, deps.config, async (tx) => {
     const token = await issueMailedToken(deps, tx, { userId: user.id, email: user.email, purpose: 'email_verification' })
-    return verificationMail(user, token, deps.config.emailVerificationTtlSeconds)
+    return verificationMail(user, token, deps.config.emailVerificationTtlSeconds, deps.config.publicUrl)
   })
 }
 
@@ -60,7 +60,7 @@ export async function sendVerificationMail (deps: Deps, db: DbOrTx, user: TokenO
 export async function sendEmailChangeMail (deps: Deps, db: DbOrTx, user: TokenOwner, newEmail: string) {
   await enqueueMailWith(db, deps.config, async (tx) => {
     const token = await issueMailedToken(deps, tx, { userId: user.id, email: newEmail, purpose: 'email_change' })
-    return emailChangeMail(user, newEmail, token, deps.config.emailVerificationTtlSeconds)
+    return emailChangeMail(user, newEmail, token, deps.config.emailVerificationTtlSeconds, deps.config.publicUrl)
   })
 }
 

@@ -161,7 +161,7 @@ export async function claimDueMail (
 }
 
 /**
- * Marks a mail delivered and blanks its token line: the recipient has it now, and a live
+ * Marks a mail delivered and blanks its token line (and link): the recipient has it now, and a live
  * one-time token should not sit in plain text in the table for the retention period.
  */
 export async function markMailSent (db: DbOrTx, id: string, now: Date): Promise<void> {
@@ -170,8 +170,9 @@ export async function markMailSent (db: DbOrTx, id: string, now: Date): Promise<
     .set({
       sentAt: now,
       lastError: null,
-      // 'n': newline-sensitive, so ^ and $ match at each line
-      bodyText: dsql`regexp_replace(${mailOutbox.bodyText}, '^token: .*$', 'token: [removed after delivery]', 'gn')`,
+      // 'n': newline-sensitive, so ^ and $ match at each line; a web page link (PUBLIC_URL)
+      // carries the same token in its fragment
+      bodyText: dsql`regexp_replace(regexp_replace(${mailOutbox.bodyText}, '^token: .*$', 'token: [removed after delivery]', 'gn'), '#token=[^[:space:]]*', '#token=[removed-after-delivery]', 'g')`,
     })
     .where(eq(mailOutbox.id, id))
 }

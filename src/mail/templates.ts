@@ -26,17 +26,34 @@ function mail (recipient: string, userId: string | null, subject: string, paragr
 
 const tokenLine = (token: string) => `token: ${token}`
 
+/** The web page's landing pages for mailed tokens (src/web). */
+export type LandingPage = 'verify-email' | 'reset-password'
+
+/**
+ * API.md, Mail: the link carries the token in the fragment, which a browser never sends, so the
+ * token reaches no server log and no Referer. The token alphabet (base64url) needs no escaping.
+ */
+export function pageLinkUrl (publicUrl: string, page: LandingPage, token: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/account/${page}#token=${token}`
+}
+
+/** The token line, and where PUBLIC_URL is set (else undefined) the link to the page that takes it. */
+function tokenLines (token: string, publicUrl: string | undefined, page: LandingPage, action: string): string[] {
+  if (publicUrl === undefined) return [tokenLine(token)]
+  return [tokenLine(token), `Or open this link in your browser to ${action}:\n${pageLinkUrl(publicUrl, page, token)}`]
+}
+
 interface Recipient {
   id: string
   email: string
   username: string
 }
 
-export function verificationMail (user: Recipient, token: string, ttlSeconds: number): OutgoingMail {
+export function verificationMail (user: Recipient, token: string, ttlSeconds: number, publicUrl?: string): OutgoingMail {
   return mail(user.email, user.id, 'Confirm your email address for Tessera', [
     `Hello ${user.username},`,
     `Please confirm that ${user.email} is the address of your Tessera account. Send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
-    tokenLine(token),
+    ...tokenLines(token, publicUrl, 'verify-email', 'confirm it'),
     'If you did not create a Tessera account, you can ignore this mail.',
   ])
 }
@@ -45,12 +62,13 @@ export function emailChangeMail (
   user: Recipient,
   newEmail: string,
   token: string,
-  ttlSeconds: number
+  ttlSeconds: number,
+  publicUrl?: string
 ): OutgoingMail {
   return mail(newEmail, user.id, 'Confirm your new email address for Tessera', [
     `Hello ${user.username},`,
     `You asked to use ${newEmail} for your Tessera account instead of ${user.email}. The change takes effect when you send this token to POST /v1/auth/verify-email within ${describeDuration(ttlSeconds)}:`,
-    tokenLine(token),
+    ...tokenLines(token, publicUrl, 'verify-email', 'confirm it'),
     'If you did not ask for this, ignore this mail: nothing changes.',
   ])
 }
@@ -73,11 +91,11 @@ export function emailChangedNotice (user: Recipient, previousEmail: string): Out
 }
 
 /** Addressed by email alone: a reset can be asked for by someone who is not logged in. */
-export function passwordResetMail (email: string, token: string, ttlSeconds: number): OutgoingMail {
+export function passwordResetMail (email: string, token: string, ttlSeconds: number, publicUrl?: string): OutgoingMail {
   return mail(email, null, 'Reset your Tessera password', [
     'Hello,',
     `Someone asked to reset the password of the Tessera account for ${email}. To choose a new password, send this token with it to POST /v1/auth/password-reset/confirm within ${describeDuration(ttlSeconds)}:`,
-    tokenLine(token),
+    ...tokenLines(token, publicUrl, 'reset-password', 'choose a new password'),
     'If you did not ask for this, ignore this mail: your password stays as it is.',
   ])
 }

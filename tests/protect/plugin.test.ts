@@ -111,6 +111,11 @@ describe('the tessera plugin in a host app', () => {
     expect((await app.inject({ url: '/recipes', headers: bearer(token) })).statusCode).toBe(200)
     expectError(await app.inject({ url: '/auth/v1/nothing' }), 404, 'not_found')
     expect((await app.inject({ url: '/nothing' })).json()).toMatchObject({ error: 'Not Found' })
+    // the web page, its files and its scripts' API calls under the prefix too
+    const page = await app.inject({ url: '/auth/account' })
+    expect(page.body).toContain('src="/auth/account/assets/app.js"')
+    expect(page.body).not.toMatch(/"\/account/)
+    expect((await app.inject({ url: '/auth/account/assets/app.js' })).statusCode).toBe(200)
   })
 
   it('gives app.tessera.verifyToken() the guard\'s verdict', async () => {

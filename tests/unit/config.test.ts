@@ -22,6 +22,8 @@ describe('loadConfig', () => {
       trustProxy: false,
       logLevel: 'info',
       bodyLimitBytes: 65_536,
+      webUi: true,
+      publicUrl: undefined,
     })
     expect(Object.isFrozen(config)).toBe(true)
     expect(Object.isFrozen(config.rateLimit)).toBe(true)
@@ -61,6 +63,8 @@ describe('loadConfig', () => {
       MAIL_POLL_INTERVAL_SECONDS: '7',
       MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
       SCOPES: 'orders:read=Read orders,orders:write',
+      WEB_UI: 'false',
+      PUBLIC_URL: 'https://auth.example.com/tessera',
     })
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -75,6 +79,8 @@ describe('loadConfig', () => {
       argon2: { memoryKib: 4096, timeCost: 3, parallelism: 2 },
       requireEmailVerification: true,
       scopes: { 'orders:read': 'Read orders', 'orders:write': 'orders:write' },
+      webUi: false,
+      publicUrl: 'https://auth.example.com/tessera',
       emailVerificationTtlSeconds: 600,
       passwordResetTtlSeconds: 900,
       smtpUrl: 'smtp://mail:25',
@@ -141,6 +147,11 @@ describe('loadConfig', () => {
     ['MAX_ACTIVE_TOKENS_PER_USER', '0'],
     ['ARGON2_MEMORY_KIB', '1e4'],
     ['BODY_LIMIT_BYTES', '0x100'],
+    ['WEB_UI', 'maybe'],
+    ['PUBLIC_URL', 'auth.example.com'],
+    ['PUBLIC_URL', 'ftp://auth.example.com'],
+    ['PUBLIC_URL', 'https://auth.example.com/?next=1'],
+    ['PUBLIC_URL', 'https://auth.example.com/#x'],
   ])('throws a ConfigError naming %s for %j', (name, value) => {
     let thrown: unknown
     try {
