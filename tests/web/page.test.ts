@@ -24,6 +24,16 @@ const PUBLIC_URL = 'https://tessera.example'
 const screenshot = (name: string) =>
   process.env.UPDATE_SCREENSHOTS === '1' ? { path: fileURLToPath(new URL(name, SCREENSHOTS_DIR)) } : {}
 
+/** Fills in and sends the page's registration form; the form, for its status line. */
+async function register (page: Page, fields: { email: string; username: string; password: string }) {
+  const form = page.locator('form', { has: page.getByRole('heading', { name: 'Create an account' }) })
+  await form.getByLabel('Email').fill(fields.email)
+  await form.getByLabel('Username').fill(fields.username)
+  await form.getByLabel('Password').fill(fields.password)
+  await form.getByRole('button', { name: 'Create account' }).click()
+  return form
+}
+
 describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
   const { state, clock, openPage, expectCleanRun } = useBrowserApp({ PUBLIC_URL })
 
@@ -199,11 +209,7 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
 
   it('registers a new account and signs it in', async () => {
     const opened = await openPage()
-    const form = opened.page.locator('form', { has: opened.page.getByRole('heading', { name: 'Create an account' }) })
-    await form.getByLabel('Email').fill('grace@example.com')
-    await form.getByLabel('Username').fill('grace')
-    await form.getByLabel('Password').fill('Compiler-1952-Hopper')
-    await form.getByRole('button', { name: 'Create account' }).click()
+    await register(opened.page, { email: 'grace@example.com', username: 'grace', password: 'Compiler-1952-Hopper' })
     await eventually(() => opened.page.getByRole('heading', { level: 1 }).textContent()).toBe('Signed in as grace')
     expect(await opened.page.locator('#profile').textContent()).toContain('grace@example.com')
     expectCleanRun(opened)
@@ -211,11 +217,7 @@ describe.runIf(HAS_CHROMIUM)('the web page, in a real browser', () => {
 
   it('shows a registration refusal’s message and details (a common password)', async () => {
     const opened = await openPage()
-    const form = opened.page.locator('form', { has: opened.page.getByRole('heading', { name: 'Create an account' }) })
-    await form.getByLabel('Email').fill('weak@example.com')
-    await form.getByLabel('Username').fill('weak')
-    await form.getByLabel('Password').fill('password123')
-    await form.getByRole('button', { name: 'Create account' }).click()
+    const form = await register(opened.page, { email: 'weak@example.com', username: 'weak', password: 'password123' })
     await eventually(() => form.getByRole('status').textContent()).toMatch(/password/i)
     expect(await form.getByRole('status').getAttribute('class')).toContain('error')
     expectCleanRun(opened)
