@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { runningEmbeddedUrl } from '../../src/db/embedded.js'
 import tessera, { type TesseraOptions } from '../../src/plugin.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
 import { bearer, createLoggedInUser, expectError } from '../helpers/factories.js'
@@ -142,6 +146,24 @@ describe('the tessera plugin in a host app', () => {
       expect(await connections()).toBe(before)
     } finally {
       await counter.end()
+    }
+  })
+})
+
+describe('the tessera plugin without databaseUrl', () => {
+  it('starts an embedded PostgreSQL under dataDir, and stops it with the app', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-plugin-'))
+    try {
+      const app = Fastify()
+      await app.register(tessera, { dataDir, ...CHEAP })
+      const running = runningEmbeddedUrl(dataDir)
+      expect(running).toMatch(/^postgres:\/\/.*127\.0\.0\.1:\d+\//)
+      const { token } = await createLoggedInUser(app)
+      expect((await app.inject({ url: '/v1/me', headers: bearer(token) })).statusCode).toBe(200)
+      await app.close()
+      expect(runningEmbeddedUrl(dataDir)).toBeNull()
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
     }
   })
 })
