@@ -133,14 +133,14 @@ type VariableOf<T> = { [K in keyof T]: T[K] extends Variable<unknown, infer N, i
  * The variables that configure a server of Tessera's own, not Tessera inside a host app: there,
  * the host's Fastify options and logger decide them.
  */
-const SERVER_ONLY: Readonly<Record<string, string>> = {
+const SERVER_ONLY = {
   HOST: 'the host app listens, not Tessera',
   PORT: 'the host app listens, not Tessera',
   TRUST_PROXY: "set Fastify's own trustProxy option on the host app",
   LOG_LEVEL: "Tessera logs through the host app's logger",
-}
+} as const
 
-type ServerOnly = 'HOST' | 'PORT' | 'TRUST_PROXY' | 'LOG_LEVEL'
+type ServerOnly = keyof typeof SERVER_ONLY
 
 /**
  * The `tessera` plugin's options (API.md, Protecting your own API): every variable of the
@@ -206,7 +206,7 @@ export function configFromOptions (options: ConfigOptions): Config {
     const name = byOption.get(key)?.name
     if (value === undefined || key === 'scopes') continue
     if (name === undefined || name === 'SCOPES') problems.set(key, `${key} is not an option of tessera`)
-    else if (SERVER_ONLY[name]) problems.set(key, `${key} is not an option of the plugin: ${SERVER_ONLY[name]}`)
+    else if (Object.hasOwn(SERVER_ONLY, name)) problems.set(key, `${key} is not an option of the plugin: ${SERVER_ONLY[name as ServerOnly]}`)
     else input[name] = value
   }
   const scopes = options.scopes === undefined ? {} : scopesFromOption(options.scopes)
