@@ -4,7 +4,7 @@
 const SESSION_KEY = 'tessera.session'
 
 /** Where Tessera's routes are: '' at the root, or the prefix a host app registered it under. */
-export const ROOT = window.location.pathname.slice(0, window.location.pathname.indexOf('/account'))
+export const ROOT = /^(.*?)\/account(?:\/|$)/.exec(window.location.pathname)?.[1] ?? ''
 
 export const session = {
   get () {
