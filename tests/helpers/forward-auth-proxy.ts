@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
@@ -6,6 +8,21 @@ import { buildTestApp, truncateAll } from './app.js'
 import { createTestDatabase, type TestDatabase } from './db.js'
 import { createLoggedInUser } from './factories.js'
 import { createPersonalToken } from './tokens.js'
+
+/** The proxy's program, or undefined (its tests then skip, said once here). */
+export function findProxy (name: string, paths: string[], install: string): string | undefined {
+  const found = paths.find((path) => existsSync(path))
+  if (!found) console.warn(`[tessera tests] ${name} is not installed: skipping the ${name} forward-auth test (${install})`)
+  return found
+}
+
+/** The README shows the configuration the test runs (the committed `template`), word for word. */
+export function itShowsTheConfiguration (name: string, template: URL) {
+  it(`the README shows the ${name} configuration the test runs, word for word`, async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+    expect(readme).toContain((await readFile(template, 'utf8')).trimEnd())
+  })
+}
 
 /** The API behind the proxy: answers 200 with the headers it received. */
 async function startUpstream () {

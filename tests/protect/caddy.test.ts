@@ -1,23 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe } from 'vitest'
 import { freePort } from '../../src/db/embedded.js'
-import { describeForwardAuthProxy, waitForProxy } from '../helpers/forward-auth-proxy.js'
+import { describeForwardAuthProxy, findProxy, itShowsTheConfiguration, waitForProxy } from '../helpers/forward-auth-proxy.js'
 
-const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((path) => existsSync(path))
-if (!CADDY) {
-  console.warn('[tessera tests] caddy is not installed: skipping the Caddy forward-auth test (apt-get install caddy)')
-}
+const CADDY = findProxy('Caddy', ['/usr/bin/caddy', '/usr/local/bin/caddy'], 'apt-get install caddy')
 // the README's Caddyfile, as it is committed: only its addresses and scopes are this test's
 const TEMPLATE = new URL('../../examples/caddy/Caddyfile', import.meta.url)
 
-it('the README shows the Caddy configuration the test runs, word for word', async () => {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  expect(readme).toContain((await readFile(TEMPLATE, 'utf8')).trimEnd())
-})
+itShowsTheConfiguration('Caddy', TEMPLATE)
 
 describe.runIf(CADDY)('Caddy', () => {
   describeForwardAuthProxy({

@@ -1,23 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe } from 'vitest'
 import { freePort } from '../../src/db/embedded.js'
-import { describeForwardAuthProxy, waitForProxy } from '../helpers/forward-auth-proxy.js'
+import { describeForwardAuthProxy, findProxy, itShowsTheConfiguration, waitForProxy } from '../helpers/forward-auth-proxy.js'
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path))
-if (!NGINX) {
-  console.warn('[tessera tests] nginx is not installed: skipping the nginx forward-auth test (apt-get install nginx-light)')
-}
+const NGINX = findProxy('nginx', ['/usr/sbin/nginx', '/usr/bin/nginx'], 'apt-get install nginx-light')
 // the README's configuration, as it is committed: only its addresses are this test's
 const TEMPLATE = new URL('../../examples/nginx/tessera.conf', import.meta.url)
 
-it('the README shows the nginx configuration the test runs, word for word', async () => {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  expect(readme).toContain((await readFile(TEMPLATE, 'utf8')).trimEnd())
-})
+itShowsTheConfiguration('nginx', TEMPLATE)
 
 describe.runIf(NGINX)('nginx', () => {
   describeForwardAuthProxy({
