@@ -1,9 +1,13 @@
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../src/db/embedded.js'
 import { buildTestApp, truncateAll } from './app.js'
 import { createTestDatabase, type TestDatabase } from './db.js'
 import { createLoggedInUser } from './factories.js'
@@ -54,13 +58,39 @@ export interface ProxyUnderTest {
   ratelimitHeadersOnSuccess: boolean
 }
 
-/** Polls `base` until the proxy answers (any status), for at most five seconds. */
-export async function waitForProxy (base: string, log: () => Promise<string>) {
+/** A directory of its own (removed by `stop`) and a free loopback port, for one proxy under test. */
+export async function proxyPlace (name: string) {
+  return { dir: await mkdtemp(join(tmpdir(), `tessera-${name}-`)), port: await freePort() }
+}
+
+/**
+ * Checks the proxy's configuration (`check`, which throws with the proxy's complaint), runs it
+ * (`run`), and waits until it answers on `port`, for at most five seconds.
+ */
+export async function runProxy (options: {
+  program: string
+  check: string[]
+  run: string[]
+  dir: string
+  port: number
+  env?: NodeJS.ProcessEnv
+}): Promise<RunningProxy> {
+  const { program, dir, env } = options
+  execFileSync(program, options.check, { stdio: 'pipe', env })
+  const log: string[] = []
+  const child = spawn(program, options.run, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  child.stderr.on('data', (chunk: Buffer) => log.push(chunk.toString()))
+  const base = `http://127.0.0.1:${options.port}`
+  const stop = async () => {
+    child.kill()
+    await rm(dir, { recursive: true, force: true })
+  }
   for (let attempt = 0; attempt < 100; attempt++) {
-    if (await fetch(`${base}/api/`).then(() => true, () => false)) return
+    if (await fetch(`${base}/api/`).then(() => true, () => false)) return { base, stop }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new Error(`the proxy did not start: ${await log()}`)
+  await stop()
+  throw new Error(`${program} did not start: ${log.join('')}`)
 }
 
 /**

@@ -1,10 +1,7 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe } from 'vitest'
-import { freePort } from '../../src/db/embedded.js'
-import { describeForwardAuthProxy, findProxy, itShowsTheConfiguration, waitForProxy } from '../helpers/forward-auth-proxy.js'
+import { describeForwardAuthProxy, findProxy, itShowsTheConfiguration, proxyPlace, runProxy } from '../helpers/forward-auth-proxy.js'
 
 const CADDY = findProxy('Caddy', ['/usr/bin/caddy', '/usr/local/bin/caddy'], 'apt-get install caddy')
 // the README's Caddyfile, as it is committed: only its addresses and scopes are this test's
@@ -18,8 +15,7 @@ describe.runIf(CADDY)('Caddy', () => {
     // forward_auth copies Tessera's headers into the API's request, not into the client's response
     ratelimitHeadersOnSuccess: false,
     async start (ports) {
-      const port = await freePort()
-      const dir = await mkdtemp(join(tmpdir(), 'tessera-caddy-'))
+      const { dir, port } = await proxyPlace('caddy')
       const site = (await readFile(TEMPLATE, 'utf8'))
         .replace('127.0.0.1:3000', `127.0.0.1:${ports.tessera}`)
         .replace('127.0.0.1:8080', `127.0.0.1:${ports.upstream}`)
@@ -32,20 +28,8 @@ describe.runIf(CADDY)('Caddy', () => {
       // this test's own: no admin endpoint, no certificates, state in its directory
       await writeFile(conf, `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${dir}\n}\n${scoped}`)
       const env = { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir }
-      execFileSync(CADDY as string, ['validate', '--config', conf, '--adapter', 'caddyfile'], { stdio: 'pipe', env })
-      const log: string[] = []
-      const caddy: ChildProcess = spawn(CADDY as string, ['run', '--config', conf, '--adapter', 'caddyfile'], { env })
-      caddy.stderr?.on('data', (chunk: Buffer) => log.push(chunk.toString()))
-      const base = `http://127.0.0.1:${port}`
-      const stop = async () => {
-        caddy.kill()
-        await rm(dir, { recursive: true, force: true })
-      }
-      await waitForProxy(base, async () => log.join('')).catch(async (error) => {
-        await stop()
-        throw error
-      })
-      return { base, stop }
+      const config = ['--config', conf, '--adapter', 'caddyfile']
+      return runProxy({ program: CADDY as string, check: ['validate', ...config], run: ['run', ...config], dir, port, env })
     },
   })
 })

@@ -1,10 +1,7 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe } from 'vitest'
-import { freePort } from '../../src/db/embedded.js'
-import { describeForwardAuthProxy, findProxy, itShowsTheConfiguration, waitForProxy } from '../helpers/forward-auth-proxy.js'
+import { describeForwardAuthProxy, findProxy, itShowsTheConfiguration, proxyPlace, runProxy } from '../helpers/forward-auth-proxy.js'
 
 const NGINX = findProxy('nginx', ['/usr/sbin/nginx', '/usr/bin/nginx'], 'apt-get install nginx-light')
 // the README's configuration, as it is committed: only its addresses are this test's
@@ -17,8 +14,7 @@ describe.runIf(NGINX)('nginx', () => {
     name: 'nginx',
     ratelimitHeadersOnSuccess: true,
     async start (ports) {
-      const port = await freePort()
-      const dir = await mkdtemp(join(tmpdir(), 'tessera-nginx-'))
+      const { dir, port } = await proxyPlace('nginx')
       const server = (await readFile(TEMPLATE, 'utf8'))
         .replace('127.0.0.1:3000', `127.0.0.1:${ports.tessera}`)
         .replace('127.0.0.1:8080', `127.0.0.1:${ports.upstream}`)
@@ -29,19 +25,8 @@ describe.runIf(NGINX)('nginx', () => {
       const scoped = server.replace(/ {4}location \/api\/ \{[\s\S]*?\n {4}\}\n/, (block) =>
         `${block}\n${block.replace('location /api/ {', 'location /api/admin/ {').replace('set $tessera_scope "";', 'set $tessera_scope "tokens:write";')}`)
       const conf = join(dir, 'nginx.conf')
-      await writeFile(conf, `daemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir};\n  proxy_temp_path ${dir};\n${scoped}\n}\n`)
-      execFileSync(NGINX as string, ['-t', '-p', dir, '-c', conf], { stdio: 'pipe' })
-      const nginx: ChildProcess = spawn(NGINX as string, ['-p', dir, '-c', conf], { stdio: 'ignore' })
-      const base = `http://127.0.0.1:${port}`
-      const stop = async () => {
-        nginx.kill()
-        await rm(dir, { recursive: true, force: true })
-      }
-      await waitForProxy(base, () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '')).catch(async (error) => {
-        await stop()
-        throw error
-      })
-      return { base, stop }
+      await writeFile(conf, `daemon off;\npid ${dir}/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir};\n  proxy_temp_path ${dir};\n${scoped}\n}\n`)
+      return runProxy({ program: NGINX as string, check: ['-t', '-p', dir, '-c', conf], run: ['-p', dir, '-c', conf], dir, port })
     },
   })
 })
